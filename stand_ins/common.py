@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import socket
 import struct
 import threading
@@ -93,9 +94,9 @@ class StandInHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Without this every keep-alive response stalls ~44 ms (Nagle + delayed ACK): see REFERENCE.md.
     disable_nagle_algorithm = True
-    server: StandInServer  # type: ignore[assignment]
+    server: StandInServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature from the stdlib
+    def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: requests can carry keys, and tests read stderr."""
 
     # -- request helpers -------------------------------------------------------------------------
@@ -186,7 +187,6 @@ class StandInServer(ThreadingHTTPServer):
 
 def serve_until_interrupted(server: StandInServer, banner: str) -> None:
     """For the stand-ins' command lines: serve in the foreground until Ctrl-C or SIGTERM."""
-    import signal
 
     def _terminate(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
