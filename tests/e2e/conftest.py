@@ -1,0 +1,34 @@
+"""End-to-end fixtures: the real pipeline (Meltano, tap, target) against both stand-ins as processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from local_pipeline import LocalPipeline
+
+LAG = timedelta(minutes=5)  # the tap's default lag_minutes
+LOCAL_START_DATE = "2026-09-01T00:00:00+00:00"  # meltano.yml, environment `local`
+
+
+@pytest.fixture
+def pipeline(tmp_path: Any) -> Iterator[LocalPipeline]:
+    with LocalPipeline(invoices=2000, seed=11, workdir=tmp_path) as running:
+        yield running
+
+
+def expected_invoice_ids(pipeline: LocalPipeline) -> set[str]:
+    """Invoices KISSmetrics should have after a run now: paid in [start_date, clock - lag), with an email."""
+    clock = pipeline.stripe.control("clock")["now"]
+    upper = int((datetime.fromtimestamp(clock, timezone.utc) - LAG).timestamp())
+    lower = int(datetime.fromisoformat(LOCAL_START_DATE).timestamp())
+    truth = pipeline.stripe.control(f"truth/billed?paid_from={lower}&paid_before={upper}")
+    return {record["invoice_id"] for record in truth if record["customer_email"]}
+
+
+def delivered_invoice_ids(pipeline: LocalPipeline, event: str = "Subscription Billed") -> list[str]:
+    """`Stripe Invoice ID` of every event of that name on the stand-in's de-duplicated dashboard."""
+    return [e["properties"]["Stripe Invoice ID"] for e in pipeline.received() if e["event"] == event]
