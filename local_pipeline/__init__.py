@@ -31,11 +31,16 @@ class LocalPipeline:
         invoices: int = 3000,
         seed: int = 7,
         workdir: Path | None = None,
+        history_days: int = 120,
         stripe_args: tuple[str, ...] = (),
     ) -> None:
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="stripe-km-"))
-        self.stripe = StandInProcess("stripe", "--invoices", str(invoices), "--seed", str(seed), *stripe_args)
+        self.stripe = StandInProcess(
+            "stripe",
+            *("--invoices", str(invoices), "--seed", str(seed), "--history-days", str(history_days)),
+            *stripe_args,
+        )
         self.kissmetrics = StandInProcess("kissmetrics")
         self.stripe_key = ""
 

@@ -37,15 +37,17 @@ def _print_summary(title: str, summary: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--invoices", type=int, default=3000, help="size of the generated Stripe account")
+    parser.add_argument("--invoices", type=int, default=8000, help="size of the generated Stripe account")
+    parser.add_argument("--history-days", type=int, default=30, help="days of Stripe history before now")
     parser.add_argument("--hours", type=float, default=1.0, help="time advanced between the two runs")
     args = parser.parse_args()
 
     workdir = REPO_ROOT / ".demo"
     shutil.rmtree(workdir, ignore_errors=True)
-    with LocalPipeline(invoices=args.invoices, workdir=workdir) as pipeline:
+    with LocalPipeline(invoices=args.invoices, workdir=workdir, history_days=args.history_days) as pipeline:
         print(f"Stripe stand-in:      {pipeline.stripe.url}  ({args.invoices} invoices generated)")
         print(f"KISSmetrics stand-in: {pipeline.kissmetrics.url}")
+        shown_after_first = 0
         for run in (1, 2):
             if run == 2:
                 clock = pipeline.advance_hours(args.hours)
@@ -56,7 +58,12 @@ def main() -> int:
             if result.returncode != 0:
                 print(f"run {run} failed with exit code {result.returncode}", file=sys.stderr)
                 return result.returncode
-            _print_summary(f"KISSmetrics after run {run}", pipeline.summary())
+            summary = pipeline.summary()
+            _print_summary(f"KISSmetrics after run {run}", summary)
+            if run == 2:
+                new = summary.get("events", 0) - shown_after_first
+                print(f"\n   run 2 added {new} events: the payments of the last hour and nothing twice")
+            shown_after_first = summary.get("events", 0)
         print(f"\nMeltano state, journal and logs of this demo: {Path(workdir).relative_to(REPO_ROOT)}/")
     return 0
 

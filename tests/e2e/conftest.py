@@ -16,7 +16,7 @@ LOCAL_START_DATE = "2026-09-01T00:00:00+00:00"  # meltano.yml, environment `loca
 
 @pytest.fixture
 def pipeline(tmp_path: Any) -> Iterator[LocalPipeline]:
-    with LocalPipeline(invoices=2000, seed=11, workdir=tmp_path) as running:
+    with LocalPipeline(invoices=3000, seed=11, workdir=tmp_path, history_days=60) as running:
         yield running
 
 

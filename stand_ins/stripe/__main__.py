@@ -1,0 +1,36 @@
+"""``python -m stand_ins.stripe --invoices N --seed S --port P``: serve a generated account until stopped."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..common import serve_until_interrupted
+from .config import AccountConfig
+from .generator import generate_account
+from .server import StripeStandIn
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m stand_ins.stripe", description=__doc__)
+    parser.add_argument("--invoices", type=int, default=1_000, help="about this many live invoices up to now")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--port", type=int, default=0, help="0 = any free port")
+    parser.add_argument("--now", type=int, default=None, help="simulated clock (unix seconds)")
+    parser.add_argument(
+        "--history-days", type=int, default=None, help="days of history before now (fewer = busier hours)"
+    )
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    overrides: dict[str, int] = {}
+    if args.now is not None:
+        overrides["now"] = args.now
+    if args.history_days is not None:
+        overrides["history_days"] = args.history_days
+    cfg = AccountConfig(seed=args.seed, invoices=args.invoices, **overrides)
+    server = StripeStandIn(generate_account(cfg), port=args.port)
+    server.latency_seconds = args.latency_ms / 1000
+    serve_until_interrupted(server, "Stripe stand-in")
+
+
+if __name__ == "__main__":
+    main()

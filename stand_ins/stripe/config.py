@@ -1,0 +1,34 @@
+"""The knobs of a generated account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_NOW = 1_793_491_200  # 2026-11-01T00:00:00Z
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """What to generate. ``invoices`` is roughly the number of live invoices created up to ``now``.
+
+    The whole timeline from ``now - history_days`` to ``now + horizon_days`` is generated up front, so
+    the clock can be advanced. Events are materialised only from ``now - event_history_days`` on (Stripe
+    keeps 30 days); setting the clock more than ``event_history_days - 30`` days before ``now`` shows
+    fewer events than Stripe would.
+    """
+
+    seed: int = 0
+    invoices: int = 1_000
+    now: int = DEFAULT_NOW
+    history_days: int = 400
+    horizon_days: int = 14
+    event_history_days: int = 35
+    test_mode_share: float = 0.05
+    legacy_event_share: float = 0.10
+    late_event_share: float = 0.03
+    one_off_share: float = 0.06
+    trial_share: float = 0.15
+    payment_failure_share: float = 0.08
+    change_share: float = 0.06
+    refund_share: float = 0.03

@@ -1,0 +1,108 @@
+"""``/_standin/…`` control endpoints (no auth, JSON): clock, latency, faults, stats, ground truth."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .money import iso
+from .truth import expected_billed
+
+if TYPE_CHECKING:
+    from .server import StripeStandIn
+
+Control = Callable[["StripeStandIn", dict[str, Any], dict[str, str]], tuple[int, Any]]
+
+
+def _clock(server: StripeStandIn) -> dict[str, Any]:
+    return {"now": server.account.now, "iso": iso(server.account.now)}
+
+
+def get_clock(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    return 200, _clock(server)
+
+
+def set_clock(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    server.account.set_now(int(body["now"]))
+    return 200, _clock(server)
+
+
+def advance(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    server.account.advance(
+        hours=float(body.get("hours", 0)),
+        minutes=float(body.get("minutes", 0)),
+        seconds=float(body.get("seconds", 0)),
+        days=float(body.get("days", 0)),
+    )
+    return 200, _clock(server)
+
+
+def latency(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    server.latency_seconds = float(body.get("ms", 0)) / 1000
+    return 200, {"ms": server.latency_seconds * 1000}
+
+
+def faults(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    server.faults.configure(
+        rates=body.get("rates"),
+        schedule=body.get("schedule"),
+        path_prefixes=("/v1/",),
+        seed=body.get("seed"),
+    )
+    if "slow_seconds" in body:
+        server.slow_seconds = float(body["slow_seconds"])
+    return 200, server.faults.describe()
+
+
+def get_faults(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    return 200, server.faults.describe()
+
+
+def stats(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    return 200, server.stats()
+
+
+def reset_stats(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    server.reset_stats()
+    return 200, server.stats()
+
+
+def _flag(query: dict[str, str], name: str) -> bool:
+    return query.get(name, "").lower() in ("1", "true", "yes")
+
+
+def truth_billed(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    account = server.account
+    paid_before = int(query.get("paid_before") or account.now + 1)
+    paid_from = int(query["paid_from"]) if query.get("paid_from") else None
+    records = expected_billed(
+        account,
+        paid_before,
+        paid_from,
+        include_test=_flag(query, "include_test"),
+        include_zero=_flag(query, "include_zero"),
+    )
+    return 200, json.loads(
+        json.dumps(sorted(records.values(), key=lambda r: (r["paid_at"], r["invoice_id"])), default=_plain)
+    )
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+CONTROLS: dict[tuple[str, str], Control] = {
+    ("GET", "/_standin/clock"): get_clock,
+    ("POST", "/_standin/clock"): set_clock,
+    ("POST", "/_standin/advance"): advance,
+    ("POST", "/_standin/latency"): latency,
+    ("GET", "/_standin/faults"): get_faults,
+    ("POST", "/_standin/faults"): faults,
+    ("GET", "/_standin/stats"): stats,
+    ("POST", "/_standin/stats/reset"): reset_stats,
+    ("GET", "/_standin/truth/billed"): truth_billed,
+}

@@ -1,0 +1,442 @@
+"""Seeded, deterministic generation of a whole Stripe billing timeline (see AccountConfig)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .account import Account
+from .catalog import CURRENCIES, CURRENCY_WEIGHTS, INTERVALS, TIER_WEIGHTS, Catalog, build_catalog
+from .config import DAY, AccountConfig
+from .ids import IdFactory
+from .model import (
+    Change,
+    CreditNote,
+    Customer,
+    Event,
+    Invoice,
+    InvoicePayment,
+    Item,
+    Line,
+    Price,
+    Refund,
+    Subscription,
+)
+from .people import person
+from .timeline import period_adder
+
+FEEDBACK = (
+    "too_expensive",
+    "missing_features",
+    "switched_service",
+    "unused",
+    "customer_service",
+    "too_complex",
+    "low_quality",
+    "other",
+    None,
+    None,
+)
+COMMENTS = ("We moved to another tool.", "Budget cuts this quarter", "Not using it enough")
+REFUND_REASONS = ("requested_by_customer",) * 5 + ("duplicate", "fraudulent", None, None)
+_INTERVAL_KEYS = [(i, c) for i, c, _, _ in INTERVALS]
+_INTERVAL_WEIGHTS = [w for _, _, _, w in INTERVALS]
+
+
+def generate_account(cfg: AccountConfig) -> Account:
+    """The account for ``cfg``: same config, same account, payload for payload."""
+    return _Generator(cfg).run()
+
+
+class _Generator:
+    def __init__(self, cfg: AccountConfig) -> None:
+        self.cfg = cfg
+        self.rng = random.Random(cfg.seed)
+        self.ids = IdFactory(self.rng)
+        self.t0 = cfg.now - cfg.history_days * DAY
+        self.t_end = cfg.now + cfg.horizon_days * DAY
+        self.event_from = cfg.now - cfg.event_history_days * DAY
+        self.catalogs: dict[bool, Catalog] = {
+            True: build_catalog(self.rng, self.ids, True, self.t0),
+            False: build_catalog(self.rng, self.ids, False, self.t0),
+        }
+        self.customers: dict[bool, list[Customer]] = {True: [], False: []}
+        self.subscriptions: list[Subscription] = []
+        self.invoices: list[Invoice] = []
+        self.refunds: list[Refund] = []
+        self.credit_notes: list[CreditNote] = []
+        self.payments: list[InvoicePayment] = []
+        self.events: list[Event] = []
+        self.live_count = 0
+        self.one_off_count = 0
+
+    def run(self) -> Account:
+        rng, cfg = self.rng, self.cfg
+        while self.live_count < cfg.invoices:
+            livemode = rng.random() >= cfg.test_mode_share
+            if self.one_off_count < cfg.one_off_share * len(self.invoices):
+                self.one_off_count += 1
+                self.one_off(livemode)
+            else:
+                self.subscription(livemode)
+        return Account(
+            cfg,
+            products=[p for c in self.catalogs.values() for p in c.products],
+            prices=[p for c in self.catalogs.values() for p in c.prices],
+            customers=[c for cs in self.customers.values() for c in cs],
+            subscriptions=self.subscriptions,
+            invoices=self.invoices,
+            refunds=self.refunds,
+            credit_notes=self.credit_notes,
+            invoice_payments=self.payments,
+            events=self.events,
+        )
+
+    # -- building blocks -------------------------------------------------------------------------
+    def emit(self, type_: str, created: int, obj: Any, previous: dict[str, Any] | None = None) -> str | None:
+        if created < self.event_from or created > self.t_end:
+            return None
+        rng, cfg = self.rng, self.cfg
+        visible_at = created + rng.randint(60, 600) if rng.random() < cfg.late_event_share else created
+        legacy = rng.random() < cfg.legacy_event_share
+        event = Event(self.ids.new("evt"), type_, created, visible_at, obj, legacy, previous)
+        self.events.append(event)
+        return event.id
+
+    def customer(self, livemode: bool, before: int, currency: str | None = None) -> Customer:
+        pool = self.customers[livemode]
+        rng = self.rng
+        if pool and rng.random() < 0.1:
+            candidate = pool[rng.randrange(len(pool))]
+            if candidate.created <= before and (currency is None or candidate.currency == currency):
+                return candidate
+        created = before - rng.randint(0, 3 * DAY)
+        name, email, email_set_at = person(rng, len(pool) + 1, created, livemode)
+        cur = currency or rng.choices(CURRENCIES, CURRENCY_WEIGHTS)[0]
+        c = Customer(self.ids.new("cus"), name, email, email_set_at, created, livemode, cur)
+        pool.append(c)
+        return c
+
+    def line(  # noqa: PLR0917
+        self,
+        price: Price,
+        qty: int,
+        amount: int,
+        start: int,
+        end: int,
+        proration: bool,
+        si: str | None,
+        text: str,
+    ) -> Line:
+        return Line(self.ids.new("il"), price, qty, amount, start, end, proration, si, text)
+
+    def invoice(
+        self, customer: Customer, sub: Subscription | None, created: int, reason: str, lines: list[Line]
+    ) -> Invoice:
+        inv = Invoice(self.ids.new("in"), customer, sub, created, reason, lines)
+        inv.number = f"{customer.id[-8:].upper()}-{len(self.invoices) + 1:05d}"
+        if sub is not None:
+            inv.sub_metadata = sub.versions[-1][1]
+            regular = [ln for ln in lines if not ln.proration]
+            pool = regular or [ln for ln in lines if ln.amount > 0] or lines
+            inv.main_line = max(pool, key=lambda ln: ln.amount)
+        self.invoices.append(inv)
+        if customer.livemode and created <= self.cfg.now:
+            self.live_count += 1
+        self.emit("invoice.created", created, inv)
+        return inv
+
+    def finalize(self, inv: Invoice, at: int) -> None:
+        inv.finalized_at = at
+        inv.customer_email = inv.customer.email_at(at)
+        self.emit("invoice.finalized", at, inv)
+        if inv.amount_due > 0:
+            inv.pi_id = self.ids.new("pi")
+            inv.ch_id = self.ids.new("ch")
+            inv.ip_id = self.ids.new("inpay")
+            self.payments.append(InvoicePayment(inv.ip_id, inv, at))
+
+    def pay(self, inv: Invoice, at: int) -> None:
+        inv.paid_at = at
+        inv.paid_amount = inv.amount_due
+        self.emit("invoice.paid", at, inv)
+        if inv.paid_amount > 0 and self.rng.random() < self.cfg.refund_share:
+            self.refund(inv)
+
+    def fail(self, inv: Invoice, at: int) -> None:
+        inv.failed_at = at
+        self.emit("invoice.payment_failed", at, inv)
+
+    def collect(self, inv: Invoice, finalized_at: int, latest_give_up: int) -> bool:
+        """Finalize and try to pay; False when the invoice ends uncollectible."""
+        rng = self.rng
+        self.finalize(inv, finalized_at)
+        if inv.amount_due == 0:
+            self.pay(inv, finalized_at)
+            return True
+        if rng.random() >= self.cfg.payment_failure_share:
+            self.pay(inv, finalized_at + rng.randint(1, 90))
+            return True
+        self.fail(inv, finalized_at + 5)
+        if rng.random() < 0.75:
+            self.pay(inv, finalized_at + rng.randint(1, 20) * DAY + rng.randint(0, DAY - 1))
+            return True
+        inv.uncollectible_at = max(finalized_at + 60, min(finalized_at + 20 * DAY, latest_give_up))
+        self.emit("invoice.marked_uncollectible", inv.uncollectible_at, inv)
+        return False
+
+    def refund(self, inv: Invoice) -> None:
+        rng = self.rng
+        assert inv.paid_at is not None
+        at = inv.paid_at + rng.randint(3600, 20 * DAY)
+        if at > self.t_end:
+            return
+        amount = (
+            inv.paid_amount
+            if rng.random() < 0.5 or inv.paid_amount < 2
+            else rng.randint(1, inv.paid_amount - 1)
+        )
+        roll = rng.random()
+        status = "succeeded" if roll < 0.94 else "failed" if roll < 0.97 else "pending"
+        refund = Refund(self.ids.new("re"), inv, amount, at, rng.choice(REFUND_REASONS), status)
+        self.refunds.append(refund)
+        inv.refunds.append(refund)
+        self.emit("refund.created", at, refund)
+        if status == "succeeded":
+            self.emit("charge.refunded", at, refund)
+            if rng.random() < 0.5:
+                note = CreditNote(self.ids.new("cn"), inv, amount, at, refund)
+                note.number = f"{inv.number}-CN-{len(inv.credit_notes) + 1:02d}"
+                inv.credit_notes.append(note)
+                self.credit_notes.append(note)
+                self.emit("credit_note.created", at, note)
+
+    # -- one-off invoices ------------------------------------------------------------------------
+    def one_off(self, livemode: bool) -> None:
+        rng = self.rng
+        created = rng.randint(self.t0, self.t_end)
+        cust = self.customer(livemode, created)
+        prices = self.catalogs[livemode].one_offs[cust.currency]
+        lines = []
+        for price in rng.sample(prices, rng.randint(1, 3)):
+            qty = rng.randint(1, 2)
+            lines.append(
+                self.line(
+                    price, qty, price.unit_amount * qty, created, created, False, None, price.product.name
+                )
+            )
+        inv = self.invoice(cust, None, created, "manual", lines)
+        roll = rng.random()
+        if roll >= 0.95:
+            return  # stays a draft
+        finalized_at = created + rng.randint(60, 3600)
+        if roll < 0.84:
+            self.collect(inv, finalized_at, finalized_at + 30 * DAY)
+            return
+        self.finalize(inv, finalized_at)
+        if roll < 0.88:
+            inv.voided_at = finalized_at + rng.randint(1, 10) * DAY
+            self.emit("invoice.voided", inv.voided_at, inv)
+        elif roll < 0.91:
+            self.fail(inv, finalized_at + 5)
+            inv.uncollectible_at = finalized_at + 30 * DAY
+            self.emit("invoice.marked_uncollectible", inv.uncollectible_at, inv)
+
+    # -- subscriptions ---------------------------------------------------------------------------
+    def subscription(self, livemode: bool) -> None:
+        rng, cfg = self.rng, self.cfg
+        cat = self.catalogs[livemode]
+        start = rng.randint(self.t0, self.t_end)
+        cust = self.customer(livemode, start)
+        interval, count = rng.choices(_INTERVAL_KEYS, _INTERVAL_WEIGHTS)[0]
+        key = (cust.currency, interval, count)
+        tier = rng.choices((0, 1, 2), TIER_WEIGHTS)[0]
+        main = cat.mains[key][tier]
+        if key in cat.legacy and start < cfg.now - 300 * DAY and rng.random() < 0.3:
+            main = cat.legacy[key][tier]
+        elif key in cat.archived and start < cfg.now - 200 * DAY and rng.random() < 0.4:
+            main = cat.archived[key][tier]
+        qty = 1 if rng.random() < 0.8 else rng.randint(2, 5)
+        sub = Subscription(self.ids.new("sub"), cust, start, livemode, cust.currency)
+        self.subscriptions.append(sub)
+        items: list[Item] = [(self.ids.new("si"), main, qty)]
+        roll = rng.random()
+        n_addons = rng.randint(11, 14) if roll < 0.02 else rng.randint(1, 3) if roll < 0.25 else 0
+        items += [(self.ids.new("si"), p, 1) for p in rng.sample(cat.addons[key], n_addons)]
+        metadata = {"signup_channel": rng.choice(("web", "sales", "partner"))} if rng.random() < 0.3 else {}
+        sub.add_version(start, tuple(items), metadata)
+        self.emit("customer.subscription.created", start, sub)
+
+        anchor = start
+        reason = "subscription_create"
+        if rng.random() < cfg.trial_share:
+            anchor = sub.trial_end = start + 14 * DAY
+            lines = [
+                self.line(p, q, 0, start, anchor, False, si, f"Trial period for {p.product.name}")
+                for si, p, q in items
+            ]
+            inv = self.invoice(cust, sub, start, "subscription_create", lines)
+            self.collect(inv, start + 1, start + 1)
+            sub.boundaries.append(start)
+            reason = "subscription_cycle"
+        self.run_periods(sub, anchor, interval, count, reason)
+
+    def bill(self, sub: Subscription, at: int, end: int, reason: str, credit: int) -> tuple[Invoice, int]:
+        items = sub.versions[-1][0]
+        lines = [
+            self.line(p, q, p.unit_amount * q, at, end, False, si, f"{q} x {p.product.name}")
+            for si, p, q in items
+        ]
+        inv = self.invoice(sub.customer, sub, at, reason, lines)
+        inv.starting_balance = credit
+        return inv, min(0, inv.total + credit)
+
+    def run_periods(self, sub: Subscription, anchor: int, interval: str, count: int, reason: str) -> None:
+        rng = self.rng
+        adder = period_adder(anchor, interval, count)
+        k, p_start, credit, need_bill = 0, anchor, 0, True
+        months = {"month": 1, "year": 12, "week": 0.23, "day": 0.033}[interval] * count
+        cancel_p = 1 - 0.97**months
+        change_p = min(0.5, self.cfg.change_share * months**0.5)
+        while p_start <= self.t_end:
+            p_end = adder(k + 1)
+            if not sub.boundaries or sub.boundaries[-1] != p_start:
+                sub.boundaries.append(p_start)
+            if need_bill:
+                inv, credit = self.bill(sub, p_start, p_end, reason, credit)
+                fin = p_start + (1 if reason == "subscription_create" else 3600)
+                if not self.collect(inv, fin, p_end - 3600):
+                    assert inv.uncollectible_at is not None
+                    self.cancel(sub, inv.uncollectible_at, "payment_failed")
+                    sub.boundaries.append(p_end)
+                    return
+            reason, need_bill = "subscription_cycle", True
+            cancel_at = rng.randint(p_start + 3600, p_end - 3600) if rng.random() < cancel_p else None
+            change_at = rng.randint(p_start + 7200, p_end - 7200) if rng.random() < change_p else None
+            if (
+                change_at is not None
+                and change_at <= self.t_end
+                and (cancel_at is None or change_at < cancel_at)
+            ):
+                swap = self.change(sub, change_at, p_start, p_end, interval, count, credit)
+                if swap is not None:
+                    (interval, count), credit = swap
+                    adder, k, p_start, need_bill = (
+                        period_adder(change_at, interval, count),
+                        0,
+                        change_at,
+                        False,
+                    )
+                    continue
+            if cancel_at is not None and cancel_at <= self.t_end:
+                self.cancel(sub, cancel_at, "cancellation_requested")
+                sub.boundaries.append(p_end)
+                return
+            k, p_start = k + 1, p_end
+        sub.boundaries.append(p_start)
+
+    def cancel(self, sub: Subscription, at: int, reason: str) -> None:
+        rng = self.rng
+        sub.canceled_at, sub.cancel_reason = at, reason
+        if reason == "cancellation_requested":
+            sub.cancel_feedback = rng.choice(FEEDBACK)
+            sub.cancel_comment = rng.choice(COMMENTS) if rng.random() < 0.3 else None
+        self.emit("customer.subscription.deleted", at, sub)
+
+    def change(  # noqa: PLR0917
+        self, sub: Subscription, at: int, p_start: int, p_end: int, interval: str, count: int, credit: int
+    ) -> tuple[tuple[str, int], int] | None:
+        """A mid-period update. Returns ((interval, count), credit) when the billing cycle was reset."""
+        rng = self.rng
+        cat = self.catalogs[sub.livemode]
+        old_items, metadata = sub.versions[-1]
+        si, old_price, old_qty = old_items[0]
+        key = (sub.currency, interval, count)
+        kind = rng.choices(
+            ("upgrade", "downgrade", "more", "fewer", "swap", "metadata"), (35, 20, 15, 10, 10, 10)
+        )[0]
+        new_price, new_qty = old_price, old_qty
+        if kind == "upgrade":
+            if old_price.tier < 2:
+                new_price = cat.mains[key][old_price.tier + 1]
+            else:
+                kind, new_qty = "more", old_qty + rng.randint(1, 3)
+        elif kind == "downgrade":
+            if old_price.tier > 0:
+                new_price = cat.mains[key][old_price.tier - 1]
+            else:
+                kind = "metadata"
+        elif kind == "more":
+            new_qty = old_qty + rng.randint(1, 3)
+        elif kind == "fewer":
+            if old_qty > 1:
+                new_qty = old_qty - 1
+            else:
+                kind = "metadata"
+        if kind == "swap":
+            other = {("month", 1): ("month", 3), ("month", 3): ("month", 1)}.get((interval, count))
+            if other is None or len(old_items) > 1:
+                kind = "metadata"
+            else:
+                new_price = cat.mains[(sub.currency, other[0], other[1])][old_price.tier]
+        if kind == "metadata":
+            new_meta = {**metadata, "account_manager": rng.choice(("ana", "bo", "chen", "dee"))}
+            sub.add_version(at, old_items, new_meta)
+            change = Change(at, kind, old_items, old_items)
+            change.event_id = self.emit("customer.subscription.updated", at, sub, {"metadata": metadata})
+            sub.changes.append(change)
+            return None
+        new_items = ((si, new_price, new_qty), *old_items[1:])
+        frac = (p_end - at) / (p_end - p_start)
+        day = f"{at}"
+        credit_line = self.line(
+            old_price,
+            old_qty,
+            -round(old_price.unit_amount * old_qty * frac),
+            at,
+            p_end,
+            True,
+            si,
+            f"Unused time on {old_qty} x {old_price.product.name} after {day}",
+        )
+        if kind == "swap":
+            new_interval = (new_price.interval or "month", new_price.interval_count)
+            new_end = period_adder(at, *new_interval)(1)
+            charge_line = self.line(
+                new_price,
+                new_qty,
+                new_price.unit_amount * new_qty,
+                at,
+                new_end,
+                False,
+                si,
+                f"{new_qty} x {new_price.product.name}",
+            )
+        else:
+            charge_line = self.line(
+                new_price,
+                new_qty,
+                round(new_price.unit_amount * new_qty * frac),
+                at,
+                p_end,
+                True,
+                si,
+                f"Remaining time on {new_qty} x {new_price.product.name} after {day}",
+            )
+        sub.add_version(at, new_items, metadata)
+        change = Change(at, kind, old_items, new_items)
+        previous: dict[str, Any] = {"items": old_items}
+        if len(old_items) == 1:
+            previous["plan"] = old_price
+            if old_qty != new_qty:
+                previous["quantity"] = old_qty
+        change.event_id = self.emit("customer.subscription.updated", at, sub, previous)
+        inv = self.invoice(sub.customer, sub, at, "subscription_update", [credit_line, charge_line])
+        inv.starting_balance = credit
+        credit = min(0, inv.total + credit)
+        self.collect(inv, at + 1, p_end)
+        change.invoice = inv
+        sub.changes.append(change)
+        if kind == "swap":
+            return new_interval, credit
+        return None

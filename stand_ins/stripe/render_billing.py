@@ -1,0 +1,287 @@
+"""JSON payloads of subscriptions, charges, refunds, credit notes and invoice payments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import render_catalog
+from .model import CreditNote, Invoice, InvoicePayment, Item, Refund, Subscription
+
+
+def subscription_item(item: Item, sub: Subscription, at: int) -> dict[str, Any]:
+    si, price, qty = item
+    start, end = sub.period_at(at)
+    return {
+        "billing_thresholds": None,
+        "created": sub.created,
+        "current_period_end": end,
+        "current_period_start": start,
+        "discounts": [],
+        "id": si,
+        "metadata": {},
+        "object": "subscription_item",
+        "plan": render_catalog.plan(price),
+        "price": render_catalog.price(price),
+        "quantity": qty,
+        "subscription": sub.id,
+        "tax_rates": [],
+    }
+
+
+def items_list(items: tuple[Item, ...], sub: Subscription, at: int) -> dict[str, Any]:
+    return {
+        "data": [subscription_item(item, sub, at) for item in items],
+        "has_more": False,
+        "object": "list",
+        "total_count": len(items),
+        "url": f"/v1/subscription_items?subscription={sub.id}",
+    }
+
+
+def subscription(sub: Subscription, at: int, legacy: bool = False) -> dict[str, Any]:
+    items, metadata = sub.version_at(at)
+    status = sub.status_at(at)
+    canceled = status == "canceled"
+    start, end = sub.period_at(at)
+    out: dict[str, Any] = {
+        "application": None,
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": sub.boundaries[1] if sub.trial_end is not None else sub.created,
+        "billing_cycle_anchor_config": None,
+        "billing_mode": {"flexible": None, "type": "classic"},
+        "billing_schedules": [],
+        "billing_thresholds": None,
+        "cancel_at": None,
+        "cancel_at_period_end": False,
+        "canceled_at": sub.canceled_at if canceled else None,
+        "cancellation_details": {
+            "comment": sub.cancel_comment if canceled else None,
+            "feedback": sub.cancel_feedback if canceled else None,
+            "reason": sub.cancel_reason if canceled else None,
+        },
+        "collection_method": "charge_automatically",
+        "created": sub.created,
+        "currency": sub.currency,
+        "customer": sub.customer.id,
+        "customer_account": None,
+        "days_until_due": None,
+        "default_payment_method": None,
+        "default_source": None,
+        "default_tax_rates": [],
+        "description": None,
+        "discounts": [],
+        "ended_at": sub.canceled_at if canceled else None,
+        "id": sub.id,
+        "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
+        "items": items_list(items, sub, at),
+        "latest_invoice": None,
+        "livemode": sub.livemode,
+        "managed_payments": None,
+        "metadata": dict(metadata),
+        "next_pending_invoice_item_invoice": None,
+        "object": "subscription",
+        "on_behalf_of": None,
+        "pause_collection": None,
+        "payment_settings": {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
+        "pending_invoice_item_interval": None,
+        "pending_setup_intent": None,
+        "pending_update": None,
+        "schedule": None,
+        "start_date": sub.created,
+        "status": status,
+        "test_clock": None,
+        "transfer_data": None,
+        "trial_end": sub.trial_end,
+        "trial_settings": {"end_behavior": {"missing_payment_method": "create_invoice"}},
+        "trial_start": sub.created if sub.trial_end is not None else None,
+    }
+    if legacy:
+        del out["billing_mode"], out["billing_schedules"], out["managed_payments"]
+        out["current_period_start"], out["current_period_end"] = start, end
+        single = len(items) == 1
+        out["plan"] = render_catalog.plan(items[0][1]) if single else None
+        out["quantity"] = items[0][2] if single else None
+    return out
+
+
+def charge(inv: Invoice, at: int) -> dict[str, Any]:
+    refunded = sum(r.amount for r in inv.refunds if r.created <= at and r.status == "succeeded")
+    amount = inv.paid_amount
+    return {
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": refunded,
+        "application": None,
+        "application_fee": None,
+        "application_fee_amount": None,
+        "balance_transaction": "txn_" + (inv.ch_id or "")[3:],
+        "billing_details": {
+            "address": None,
+            "email": None,
+            "name": inv.customer.name,
+            "phone": None,
+            "tax_id": None,
+        },
+        "calculated_statement_descriptor": "STAND-IN BILLING",
+        "captured": True,
+        "created": inv.paid_at,
+        "currency": inv.currency,
+        "customer": inv.customer.id,
+        "description": "Subscription update" if inv.sub is not None else None,
+        "disputed": False,
+        "failure_balance_transaction": None,
+        "failure_code": None,
+        "failure_message": None,
+        "fraud_details": {},
+        "id": inv.ch_id,
+        "livemode": inv.livemode,
+        "metadata": {},
+        "object": "charge",
+        "on_behalf_of": None,
+        "outcome": None,
+        "paid": True,
+        "payment_intent": inv.pi_id,
+        "payment_method": "pm_" + (inv.pi_id or "")[3:],
+        "payment_method_details": None,
+        "receipt_email": None,
+        "receipt_number": None,
+        "receipt_url": None,
+        "refunded": refunded >= amount,
+        "refunds": {
+            "data": [],
+            "has_more": False,
+            "object": "list",
+            "url": f"/v1/charges/{inv.ch_id}/refunds",
+        },
+        "review": None,
+        "shipping": None,
+        "source": None,
+        "source_transfer": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "succeeded",
+        "transfer_data": None,
+        "transfer_group": None,
+    }
+
+
+def refund(r: Refund) -> dict[str, Any]:
+    """No ``livemode`` key: Stripe's Refund object has none."""
+    inv = r.invoice
+    return {
+        "amount": r.amount,
+        "balance_transaction": "txn_" + r.id[3:] if r.status == "succeeded" else None,
+        "charge": inv.ch_id,
+        "created": r.created,
+        "currency": inv.currency,
+        "customer": inv.customer.id,
+        "customer_account": None,
+        "destination_details": {"card": {"type": "refund"}, "type": "card"},
+        "id": r.id,
+        "metadata": {},
+        "object": "refund",
+        "payment_intent": inv.pi_id,
+        "payment_method": "pm_" + (inv.pi_id or "")[3:],
+        "reason": r.reason,
+        "receipt_number": None,
+        "source_transfer_reversal": None,
+        "status": r.status,
+        "transfer_reversal": None,
+    }
+
+
+def credit_note(cn: CreditNote) -> dict[str, Any]:
+    inv = cn.invoice
+    return {
+        "amount": cn.amount,
+        "amount_shipping": 0,
+        "created": cn.created,
+        "currency": inv.currency,
+        "customer": inv.customer.id,
+        "customer_account": None,
+        "customer_balance_transaction": None,
+        "discount_amount": 0,
+        "discount_amounts": [],
+        "effective_at": cn.created,
+        "id": cn.id,
+        "invoice": inv.id,
+        "lines": {
+            "data": [
+                {
+                    "amount": cn.amount,
+                    "description": "Refund",
+                    "discount_amount": 0,
+                    "discount_amounts": [],
+                    "id": "cnli_" + cn.id[3:],
+                    "livemode": inv.livemode,
+                    "metadata": {},
+                    "object": "credit_note_line_item",
+                    "pretax_credit_amounts": [],
+                    "quantity": 1,
+                    "tax_rates": [],
+                    "taxes": [],
+                    "type": "custom_line_item",
+                    "unit_amount": cn.amount,
+                    "unit_amount_decimal": str(cn.amount),
+                }
+            ],
+            "has_more": False,
+            "object": "list",
+            "url": f"/v1/credit_notes/{cn.id}/lines",
+        },
+        "livemode": inv.livemode,
+        "memo": None,
+        "metadata": {},
+        "number": cn.number,
+        "object": "credit_note",
+        "out_of_band_amount": None,
+        "pdf": f"https://pay.stripe.com/credit_notes/{cn.id}/pdf",
+        "post_payment_amount": cn.amount,
+        "pre_payment_amount": 0,
+        "pretax_credit_amounts": [],
+        "reason": "order_change" if cn.refund is None else "requested_by_customer",
+        "refunds": [
+            {
+                "amount_refunded": cn.amount,
+                "payment_record_refund": None,
+                "refund": cn.refund.id,
+                "type": "refund",
+            }
+        ]
+        if cn.refund is not None
+        else [],
+        "shipping_cost": None,
+        "status": "issued",
+        "subtotal": cn.amount,
+        "subtotal_excluding_tax": cn.amount,
+        "total": cn.amount,
+        "total_excluding_tax": cn.amount,
+        "total_taxes": [],
+        "type": "post_payment",
+        "voided_at": None,
+    }
+
+
+def invoice_payment(ip: InvoicePayment, at: int) -> dict[str, Any]:
+    inv = ip.invoice
+    status = inv.status_at(at)
+    paid = status == "paid"
+    return {
+        "amount_paid": inv.paid_amount if paid else None,
+        "amount_requested": inv.amount_due,
+        "created": ip.created,
+        "currency": inv.currency,
+        "id": ip.id,
+        "invoice": inv.id,
+        "is_default": True,
+        "livemode": inv.livemode,
+        "object": "invoice_payment",
+        "payment": {"payment_intent": inv.pi_id, "type": "payment_intent"},
+        "status": "paid" if paid else "canceled" if status in ("void", "uncollectible") else "open",
+        "status_transitions": {"canceled_at": None, "paid_at": inv.paid_at if paid else None},
+    }

@@ -1,0 +1,153 @@
+"""The Stripe stand-in server: auth, faults, latency, stats around the ``/v1/`` API and the controls."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import Counter
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ..common import StandInHandler, StandInServer
+from . import api
+from .account import Account
+from .control import CONTROLS
+from .errors import StripeError
+from .keys import KeyInfo, authenticate, authorize, default_keys, key_from_header
+from .render import CURRENT_API_VERSION
+
+_FAULTS: dict[str, StripeError] = {
+    "429": StripeError(
+        429,
+        "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+        code="rate_limit",
+    ),
+    "429_retry": StripeError(
+        429,
+        "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
+        code="rate_limit",
+        headers={"Stripe-Should-Retry": "true"},
+    ),
+    "500": StripeError(500, "An unknown error occurred", type_="api_error"),
+}
+
+
+class _Handler(StandInHandler):
+    server: StripeStandIn
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        path, pairs = self.split_path()
+        if path.startswith("/_standin/"):
+            self._control(method, path, pairs)
+        elif path.startswith("/v1/"):
+            self._api(method, path, pairs)
+        else:
+            self.read_body()
+            err = api.unrecognized(method, path)
+            self.send_json(err.status, err.body(), self._headers())
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {
+            "Request-Id": self.server.next_request_id(),
+            "Stripe-Version": CURRENT_API_VERSION,
+            # Stripe's clock, as real Stripe sends it: here the simulated clock, so a client that takes
+            # "now" from the server (as the tap does) lives in the stand-in's time.
+            "Date": formatdate(self.server.account.now, usegmt=True),
+        }
+        headers.update(extra or {})
+        return headers
+
+    def _api(self, method: str, path: str, pairs: list[tuple[str, str]]) -> None:
+        server = self.server
+        body = self.read_body()
+        if body and method == "POST":
+            pairs = pairs + parse_qsl(body.decode(), keep_blank_values=True)
+        found = api.match(method, path)
+        server.count(f"{method} {found[0].template if found else path}")
+        fault = server.faults.next(path)
+        if fault == "reset":
+            self.reset_connection()
+            return
+        if fault == "slow":
+            time.sleep(server.slow_seconds)
+        self.sleep_latency()
+        try:
+            if fault in _FAULTS:
+                raise _FAULTS[fault]
+            key = key_from_header(self.headers.get("Authorization"))
+            info = authenticate(server.keys, key)
+            if found is None:
+                raise api.unrecognized(method, path)
+            route, args = found
+            authorize(info, key, route.permission)
+            payload = api.handle(server.account, route, args, pairs, info)
+        except StripeError as err:
+            self.send_json(err.status, err.body(), self._headers(err.headers))
+            return
+        self.send_json(200, payload, self._headers())
+
+    def _control(self, method: str, path: str, pairs: list[tuple[str, str]]) -> None:
+        raw = self.read_body()
+        control = CONTROLS.get((method, path.rstrip("/")))
+        if control is None:
+            self.send_json(404, {"error": {"message": f"Unknown control {method} {path}"}})
+            return
+        try:
+            body = json.loads(raw) if raw else {}
+            status, payload = control(self.server, body, dict(pairs))
+        except (ValueError, KeyError, TypeError) as exc:
+            self.send_json(400, {"error": {"message": f"Bad control request: {exc}"}})
+            return
+        self.send_json(status, payload)
+
+
+class StripeStandIn(StandInServer):
+    """A loopback Stripe API over a generated :class:`Account`."""
+
+    def __init__(self, account: Account, port: int = 0, seed: int = 0) -> None:
+        super().__init__(_Handler, port=port, seed=seed)
+        self.account = account
+        self.slow_seconds = 2.0
+        self.keys: dict[str, KeyInfo] = default_keys()
+        self._stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
+        self._request_ids = itertools.count(1)
+
+    def __enter__(self) -> StripeStandIn:
+        self.start()
+        return self
+
+    def add_key(self, key: str, livemode: bool, permissions: set[str] | None = None) -> None:
+        """Accept ``key`` for ``livemode`` objects; ``permissions`` None means every permission."""
+        self.keys[key] = KeyInfo(livemode, None if permissions is None else frozenset(permissions))
+
+    def count(self, route: str) -> None:
+        with self._stats_lock:
+            self._stats[route] += 1
+
+    def stats(self) -> dict[str, int]:
+        """Request counts by ``METHOD /v1/route-template`` (faulted requests included)."""
+        with self._stats_lock:
+            return dict(self._stats)
+
+    def reset_stats(self) -> None:
+        with self._stats_lock:
+            self._stats.clear()
+
+    def next_request_id(self) -> str:
+        return f"req_{next(self._request_ids):014d}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"url": self.url, "now": self.account.now, "faults": self.faults.describe()}

@@ -1,0 +1,240 @@
+"""Ground truth computed from what the generator decided (its own records), not from rendered payloads."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from .account import Account
+from .model import Invoice, Price
+from .money import billing_length_months, iso, to_major
+
+_FOUR = Decimal("0.0001")
+
+
+def plan_level(price: Price) -> str:
+    """nickname, else lookup_key, else the product name, else the price id."""
+    return price.nickname or price.lookup_key or price.product.name or price.id
+
+
+def email_for(inv: Invoice, now: int) -> str | None:
+    """The invoice's finalization snapshot, else the customer's email as of ``now``; trimmed, case kept."""
+    raw = inv.customer_email if inv.customer_email is not None else inv.customer.email_at(now)
+    if raw is None:
+        return None
+    return raw.strip() or None
+
+
+def expected_billed(
+    account: Account,
+    paid_before: int,
+    paid_from: int | None = None,
+    *,
+    include_test: bool = False,
+    include_zero: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """invoice_id -> the ``subscription_billed`` record the tap must emit (SPEC §2).
+
+    Qualifying invoices: paid as of the account clock, ``paid_from <= paid_at < paid_before``, live (unless
+    ``include_test``), ``amount_paid > 0`` (unless ``include_zero``), with a subscription parent.
+    The main line is the one the generator marked: the non-proration line with the largest amount, or
+    for a proration-only invoice its largest positive proration line.
+    """
+    now = account.now
+    out: dict[str, dict[str, Any]] = {}
+    for inv in account.invoices:
+        paid_at = inv.paid_at
+        if paid_at is None or paid_at > now or paid_at >= paid_before:
+            continue
+        if paid_from is not None and paid_at < paid_from:
+            continue
+        if inv.sub is None or (not inv.livemode and not include_test):
+            continue
+        if inv.paid_amount <= 0 and not include_zero:
+            continue
+        main = inv.main_line
+        assert main is not None
+        price = main.price
+        out[inv.id] = {
+            "invoice_id": inv.id,
+            "paid_at": iso(paid_at),
+            "customer_id": inv.customer.id,
+            "customer_email": email_for(inv, now),
+            "subscription_id": inv.sub.id,
+            "amount": to_major(inv.paid_amount, inv.currency),
+            "amount_minor": inv.paid_amount,
+            "currency": inv.currency.lower(),
+            "billing_length_months": billing_length_months(price.interval or "month", price.interval_count),
+            "plan_level": plan_level(price),
+            "billing_reason": inv.billing_reason,
+            "period_start": iso(main.start),
+            "period_end": iso(main.end),
+            "livemode": inv.livemode,
+        }
+    return out
+
+
+# -- lifecycle (E) ---------------------------------------------------------------------------------
+EVENT_RETENTION = 30 * 86_400
+FEEDBACK_LABELS = {
+    "too_expensive": "Too expensive",
+    "missing_features": "Missing features",
+    "switched_service": "Switched service",
+    "unused": "Unused",
+    "customer_service": "Customer service",
+    "too_complex": "Too complex",
+    "low_quality": "Low quality",
+    "other": "Other",
+}
+REASON_LABELS = {
+    "cancellation_requested": "Cancellation requested",
+    "payment_failed": "Payment failed",
+    "payment_disputed": "Payment disputed",
+}
+
+
+def _in_window(ts: int, now: int, before: int, after: int | None) -> bool:
+    return ts <= now and ts < before and (after is None or ts >= after)
+
+
+def _customer_email(customer: Any, now: int) -> str | None:
+    raw = customer.email_at(now)
+    return (raw.strip() or None) if raw is not None else None
+
+
+def mrr(items: tuple[Any, ...]) -> Decimal:
+    """Monthly recurring revenue of subscription items, in major units, quantized to 4 places.
+
+    Sum over items of ``to_major(unit_amount * quantity) / billing_length_months(price)``, where
+    billing_length_months is the 4-place rounded figure of SPEC §2.
+    """
+    total = Decimal(0)
+    for _, price, qty in items:
+        length = billing_length_months(price.interval or "month", price.interval_count)
+        total += to_major(price.unit_amount * qty, price.currency) / length
+    return total.quantize(_FOUR)
+
+
+def expected_changes(
+    account: Account, before: int, after: int | None = None, *, include_test: bool = False
+) -> dict[str, dict[str, Any]]:
+    """change_id -> expected subscription upgrade/downgrade record.
+
+    One record per mid-period change of a subscription's items (price or quantity) with
+    ``after <= changed_at < before`` and ``changed_at <= clock``, live only unless ``include_test``, where
+    ``mrr_after != mrr_before`` (see :func:`mrr`). ``direction`` is "upgraded" when MRR went up,
+    "downgraded" when it went down; equal-MRR swaps, renewals and metadata-only updates are not changes.
+
+    Fields: ``change_id`` = the ``customer.subscription.updated`` event id when that event is still
+    retained (created >= clock - 30 days), else the id of the ``subscription_update`` invoice the change
+    produced (every item change in this account is invoiced at once, proration_behavior=always_invoice);
+    ``subscription_id``; ``customer_id``; ``customer_email`` (the customer's email as of the clock, trimmed,
+    None if none); ``changed_at`` (ISO-8601 UTC, the event's ``created`` = the invoice's ``created``);
+    ``direction``; ``amount`` = Σ unit_amount * quantity of the new items, major units (the new recurring
+    amount per billing period); ``currency``; ``billing_length_months`` and ``plan_level`` of the new
+    main (first) item's price; ``previous_plan_level`` of the old main item's price (plan_level rule of
+    SPEC §2); ``mrr_before``/``mrr_after`` (Decimals, 4 places).
+    """
+    now = account.now
+    out: dict[str, dict[str, Any]] = {}
+    for sub in account.subscriptions:
+        if not sub.livemode and not include_test:
+            continue
+        for change in sub.changes:
+            if change.kind == "metadata" or not _in_window(change.at, now, before, after):
+                continue
+            before_mrr, after_mrr = mrr(change.old_items), mrr(change.new_items)
+            if before_mrr == after_mrr:
+                continue
+            retained = change.event_id is not None and change.at >= now - EVENT_RETENTION
+            assert change.invoice is not None
+            change_id = change.event_id if retained and change.event_id else change.invoice.id
+            new_main, old_main = change.new_items[0][1], change.old_items[0][1]
+            out[change_id] = {
+                "change_id": change_id,
+                "subscription_id": sub.id,
+                "customer_id": sub.customer.id,
+                "customer_email": _customer_email(sub.customer, now),
+                "changed_at": iso(change.at),
+                "direction": "upgraded" if after_mrr > before_mrr else "downgraded",
+                "amount": to_major(sum(p.unit_amount * q for _, p, q in change.new_items), sub.currency),
+                "currency": sub.currency,
+                "billing_length_months": billing_length_months(
+                    new_main.interval or "month", new_main.interval_count
+                ),
+                "plan_level": plan_level(new_main),
+                "previous_plan_level": plan_level(old_main),
+                "mrr_before": before_mrr,
+                "mrr_after": after_mrr,
+            }
+    return out
+
+
+def cancelation_reason(feedback: str | None, reason: str | None, comment: str | None) -> str | None:
+    """Feedback label ("Too expensive"), else Stripe's reason label ("Cancellation requested"), plus
+    " — comment" when a comment exists; None when there is neither feedback, reason nor comment."""
+    label = FEEDBACK_LABELS.get(feedback or "") or REASON_LABELS.get(reason or "") or (reason or None)
+    if comment:
+        return f"{label} — {comment}" if label else comment
+    return label
+
+
+def expected_cancellations(
+    account: Account, before: int, after: int | None = None, *, include_test: bool = False
+) -> dict[str, dict[str, Any]]:
+    """subscription_id -> expected cancellation record.
+
+    Subscriptions with ``status == "canceled"`` as of the clock and ``after <= canceled_at < before``,
+    live only unless ``include_test``. Fields: ``subscription_id``, ``customer_id``, ``customer_email``
+    (customer's email as of the clock, trimmed), ``canceled_at`` (ISO-8601 UTC), ``cancelation_reason``
+    (see :func:`cancelation_reason`, from ``cancellation_details.{feedback, reason, comment}``).
+    """
+    now = account.now
+    out: dict[str, dict[str, Any]] = {}
+    for sub in account.subscriptions:
+        if sub.canceled_at is None or not _in_window(sub.canceled_at, now, before, after):
+            continue
+        if not sub.livemode and not include_test:
+            continue
+        out[sub.id] = {
+            "subscription_id": sub.id,
+            "customer_id": sub.customer.id,
+            "customer_email": _customer_email(sub.customer, now),
+            "canceled_at": iso(sub.canceled_at),
+            "cancelation_reason": cancelation_reason(
+                sub.cancel_feedback, sub.cancel_reason, sub.cancel_comment
+            ),
+        }
+    return out
+
+
+def expected_refunds(account: Account, before: int, after: int | None = None) -> dict[str, dict[str, Any]]:
+    """refund_id -> expected refund record.
+
+    Refunds with ``status == "succeeded"``, ``after <= created < before`` and ``created <= clock``, whose
+    charge paid a live invoice with a subscription parent (the Refund has no ``livemode``: it comes from
+    the invoice/charge). Fields: ``refund_id``, ``invoice_id``, ``subscription_id``, ``customer_id``,
+    ``customer_email`` (the invoice rule of SPEC §2: invoice.customer_email else the customer's email,
+    trimmed), ``refunded_at`` (ISO-8601 UTC of the refund's ``created``), ``amount`` (positive Decimal,
+    major units), ``currency`` (lower-case), ``reason`` (Stripe's ``reason``, may be None).
+    """
+    now = account.now
+    out: dict[str, dict[str, Any]] = {}
+    for refund in account.refunds:
+        inv = refund.invoice
+        if refund.status != "succeeded" or inv.sub is None or not inv.livemode:
+            continue
+        if not _in_window(refund.created, now, before, after):
+            continue
+        out[refund.id] = {
+            "refund_id": refund.id,
+            "invoice_id": inv.id,
+            "subscription_id": inv.sub.id,
+            "customer_id": inv.customer.id,
+            "customer_email": email_for(inv, now),
+            "refunded_at": iso(refund.created),
+            "amount": to_major(refund.amount, inv.currency),
+            "currency": inv.currency,
+            "reason": refund.reason,
+        }
+    return out

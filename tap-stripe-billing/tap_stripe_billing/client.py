@@ -1,0 +1,228 @@
+"""Stripe access: the ``stripe`` library's StripeClient behind a rate limiter, retries and counters.
+
+Requests go through ``StripeClient.raw_request`` and are read as plain JSON dicts: building the typed
+``StripeObject`` tree costs more per record than the tap needs (measured in
+``tests/tap/test_client.py::test_raw_requests_are_cheaper_than_typed_lists``), and the record logic
+works on dicts in both payload shapes anyway. Query strings are built here (``types[]=…``,
+``expand[]=…``, ``created[gte]=…``) so that the wire format is exactly what Stripe documents.
+
+The library's own retries are off (``max_network_retries=0``: it only retries a 429 that carries
+``Stripe-Should-Retry: true``); this module retries 429, 5xx and connection errors with exponential
+backoff and full jitter, then fails with one clear message. Every HTTP attempt is counted by endpoint.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import stripe
+
+from tap_stripe_billing.errors import StripeAccessError, redact
+
+QueryParams = Sequence[tuple[str, Any]]
+
+
+class RateLimiter:
+    """Thread-safe pacing: at most ``rate`` request starts per second across all threads."""
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._interval = 1.0 / rate if rate and rate > 0 else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def acquire(self) -> None:
+        """Wait for this caller's slot."""
+        if self._interval <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        wait = slot - now
+        if wait > 0:
+            self._sleep(wait)
+
+
+def endpoint_name(method: str, path: str) -> str:
+    """``GET /v1/invoices/in_123/lines?x=1`` → ``GET /v1/invoices/{id}/lines`` (for counters)."""
+    parts = path.split("?", 1)[0].split("/")
+    if len(parts) > 3:
+        parts[3] = "{id}"
+    return f"{method.upper()} {'/'.join(parts)}"
+
+
+def resource_name(path: str) -> str:
+    """The Stripe resource a path reads, for error messages: ``/v1/invoices/x/lines`` → ``invoices``."""
+    parts = path.split("?", 1)[0].split("/")
+    return parts[2] if len(parts) > 2 else path
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Full-jitter exponential backoff: uniform(0, min(cap, base x 2^attempt)), at least 10% of it."""
+    ceiling = min(cap, base * (2**attempt))
+    return rng.uniform(ceiling * 0.1, ceiling)
+
+
+def build_path(path: str, params: QueryParams = ()) -> str:
+    """Path plus query string, brackets kept literal as in Stripe's docs."""
+    if not params:
+        return path
+    return f"{path}?{urlencode([(k, _wire(v)) for k, v in params], safe='[]')}"
+
+
+def _wire(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _is_retryable(exc: stripe.StripeError) -> bool:
+    if isinstance(exc, (stripe.RateLimitError, stripe.APIConnectionError)):
+        return True
+    status = exc.http_status
+    return status is None or status == 429 or status >= 500
+
+
+class StripeAPI:
+    """A small, thread-safe Stripe reader."""
+
+    def __init__(
+        self,
+        api_key: str,
+        api_url: str = "https://api.stripe.com",
+        *,
+        max_requests_per_second: float = 20,
+        max_retries: int = 6,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        timeout: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_url.rstrip("/")},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=timeout),
+        )
+        self._limiter = RateLimiter(max_requests_per_second)
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._rng = random.Random()
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+        self.server_time: int | None = None
+
+    # -- Stripe's clock -----------------------------------------------------------------------------
+    def clock(self) -> int:
+        """Stripe's "now" (its ``Date`` header), asking once if nothing was read yet.
+
+        Read windows are cut on Stripe's clock, not this machine's, so a skewed local clock can neither
+        skip events nor read into Stripe's future. The probe (one paid invoice) also proves, before any
+        record, that the key is accepted and may read invoices. Without a Date header: the local clock.
+        """
+        if self.server_time is None:
+            self.get("/v1/invoices", [("limit", 1), ("status", "paid")])
+        return self.server_time if self.server_time is not None else int(time.time())
+
+    def _note_server_time(self, headers: Any) -> None:
+        value = headers.get("Date") if headers is not None else None
+        if not value:
+            return
+        try:
+            stamp = int(parsedate_to_datetime(value).timestamp())
+        except (TypeError, ValueError):
+            return
+        with self._lock:
+            self.server_time = stamp
+
+    # -- single requests ----------------------------------------------------------------------------
+    def get(self, path: str, params: QueryParams = (), *, missing_ok: bool = False) -> dict[str, Any] | None:
+        """GET a path; the JSON body as a dict. With ``missing_ok``, a 404 gives None."""
+        url = build_path(path, params)
+        endpoint = endpoint_name("GET", path)
+        attempt = 0
+        while True:
+            self._limiter.acquire()
+            with self._lock:
+                self.requests[endpoint] += 1
+            try:
+                response = self._client.raw_request("get", url)
+            except stripe.StripeError as exc:
+                if missing_ok and exc.http_status == 404:
+                    return None
+                if _is_retryable(exc) and attempt < self._max_retries:
+                    with self._lock:
+                        self.retries[endpoint] += 1
+                    self._sleep(backoff_delay(attempt, self._backoff_base, self._backoff_cap, self._rng))
+                    attempt += 1
+                    continue
+                raise self._translate(exc, path, attempts=attempt + 1) from None
+            self._note_server_time(getattr(response, "headers", None))
+            data = response.data
+            if not isinstance(data, dict):
+                raise StripeAccessError(f"Stripe returned a non-object body for GET {path}")
+            return data
+
+    def _translate(self, exc: stripe.StripeError, path: str, *, attempts: int) -> StripeAccessError:
+        resource = resource_name(path)
+        status = exc.http_status
+        if isinstance(exc, stripe.AuthenticationError) or status == 401:
+            return StripeAccessError("Stripe rejected the API key (401 Unauthorized): check api_key")
+        if isinstance(exc, stripe.PermissionError) or status == 403:
+            return StripeAccessError(
+                f"The Stripe key may not read {resource} (403 Forbidden on GET {path}): "
+                f"give the restricted key read access to {resource}"
+            )
+        if _is_retryable(exc):
+            what = "rate limited (429)" if status == 429 else (f"HTTP {status}" if status else "unreachable")
+            return StripeAccessError(
+                f"Stripe request GET {path} failed after {attempts} attempts: {what}: "
+                f"{redact(exc.user_message or type(exc).__name__)}"
+            )
+        return StripeAccessError(
+            f"Stripe refused GET {path} (HTTP {status}): {redact(exc.user_message or type(exc).__name__)}"
+        )
+
+    # -- lists ------------------------------------------------------------------------------------------
+    def list_pages(self, path: str, params: QueryParams = ()) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a Stripe list (newest first), following ``starting_after``."""
+        cursor: str | None = None
+        while True:
+            page_params = list(params)
+            if cursor is not None:
+                page_params.append(("starting_after", cursor))
+            body = self.get(path, page_params)
+            assert body is not None
+            data: list[dict[str, Any]] = body.get("data") or []
+            if data:
+                yield data
+            if not body.get("has_more") or not data:
+                return
+            cursor = str(data[-1]["id"])
+
+    def list_all(self, path: str, params: QueryParams = ()) -> Iterator[dict[str, Any]]:
+        """Every object of a Stripe list."""
+        for page in self.list_pages(path, params):
+            yield from page
+
+    def request_summary(self) -> dict[str, int]:
+        """Requests made so far, by endpoint (retried attempts included)."""
+        with self._lock:
+            return dict(sorted(self.requests.items()))

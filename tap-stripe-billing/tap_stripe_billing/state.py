@@ -1,0 +1,105 @@
+"""Stream state: the bookmark and the dedupe set that make delivery exactly once across runs.
+
+The stream state (``bookmarks.subscription_billed``) holds, besides singer-sdk's keys::
+
+    {"replication_key": "paid_at",
+     "replication_key_value": "<U of the last complete run, ISO>",
+     "emitted": [["in_…", <dedupe key, unix seconds>], …]}
+
+- The bookmark is that run's upper bound U, not the largest ``paid_at`` seen: every invoice paid before
+  U whose payload was visible has been read. It is written only at the very end of a run whose reads all
+  completed; a failed run raises before that, so singer-sdk emits no state past what it emitted (the
+  intermediate STATE messages it writes keep the previous bookmark, and its ``progress_markers`` are
+  dropped here so they are never promoted).
+- ``emitted`` lists the invoices emitted whose dedupe key is ≥ U - 2 x overlap. The key is
+  max(paid_at, the ``invoice.paid`` event's ``created`` when known). The next run re-reads events
+  created ≥ U - overlap; an invoice it meets again has key ≥ its event's created ≥ U - overlap, so it is
+  in the set and skipped. The second overlap is a guard for invoices emitted by a backfill, whose event
+  time is unknown (their paid event may be created a little after ``paid_at``).
+- Within a run, duplicates (the same invoice in two events, or in the overlap) are dropped by id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+REPLICATION_KEY = "paid_at"
+EMITTED_KEY = "emitted"
+_SDK_TRANSIENT_KEYS = ("progress_markers", "replication_key_signpost", "starting_replication_value")
+
+
+def parse_timestamp(value: object) -> int | None:
+    """An ISO 8601 date-time (``Z`` or offset; naive = UTC), a date, or unix seconds → unix seconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("not a timestamp")
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return int(moment.timestamp())
+
+
+def to_iso(epoch_seconds: int) -> str:
+    """Unix seconds → ISO 8601 UTC."""
+    return dt.datetime.fromtimestamp(epoch_seconds, tz=dt.timezone.utc).isoformat()
+
+
+def read_bookmark(stream_state: Mapping[str, Any]) -> int | None:
+    """The previous run's U, or None (no state, or a state for another replication key)."""
+    if stream_state.get("replication_key") not in (None, REPLICATION_KEY):
+        return None
+    return parse_timestamp(stream_state.get("replication_key_value"))
+
+
+def read_emitted(stream_state: Mapping[str, Any]) -> dict[str, int]:
+    """The dedupe set from state: invoice id → dedupe key (unix seconds). Tolerates a dict form."""
+    raw = stream_state.get(EMITTED_KEY) or []
+    pairs = raw.items() if isinstance(raw, Mapping) else raw
+    result: dict[str, int] = {}
+    for item in pairs:
+        invoice_id, key = item
+        result[str(invoice_id)] = int(key)
+    return result
+
+
+def dedupe_key(paid_at: int, event_created: int | None) -> int:
+    """max(paid_at, event created)."""
+    return paid_at if event_created is None else max(paid_at, int(event_created))
+
+
+def retained(emitted: Mapping[str, int], new_bookmark: int, overlap_seconds: int) -> list[list[Any]]:
+    """The dedupe entries the next run still needs (key ≥ new bookmark - 2 x overlap), sorted."""
+    threshold = new_bookmark - 2 * overlap_seconds
+    return [[invoice_id, key] for invoice_id, key in sorted(emitted.items()) if key >= threshold]
+
+
+def finalize(
+    stream_state: MutableMapping[str, Any],
+    *,
+    previous_bookmark: int | None,
+    upper: int,
+    emitted: Mapping[str, int],
+    overlap_seconds: int,
+) -> None:
+    """Write the end-of-run state in place: bookmark = U (never moving back), pruned dedupe set.
+
+    singer-sdk's progress markers are removed, so its own finalisation (which would promote the largest
+    ``paid_at`` emitted) leaves these values alone.
+    """
+    for key in _SDK_TRANSIENT_KEYS:
+        stream_state.pop(key, None)
+    new_bookmark = upper if previous_bookmark is None else max(previous_bookmark, upper)
+    stream_state["replication_key"] = REPLICATION_KEY
+    stream_state["replication_key_value"] = to_iso(new_bookmark)
+    stream_state[EMITTED_KEY] = retained(emitted, new_bookmark, overlap_seconds)

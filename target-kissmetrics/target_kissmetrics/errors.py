@@ -1,0 +1,28 @@
+"""Exceptions the target raises. Their messages are single lines, never carry the key or an email."""
+
+from __future__ import annotations
+
+
+class TargetKissmetricsError(Exception):
+    """Base class: the run stops, the CLI prints ``str(exc)`` as one error line and exits 1."""
+
+
+class ConfigError(TargetKissmetricsError):
+    """Bad configuration (settings, mappings, journal path): fatal, nothing is sent."""
+
+
+class DeliveryFailed(TargetKissmetricsError):
+    """Some events could not be delivered after retries; no STATE is emitted past them."""
+
+    def __init__(self, message: str, not_delivered: int) -> None:
+        super().__init__(message)
+        self.not_delivered = not_delivered
+
+
+class SkipRecord(Exception):
+    """One record cannot become an event (bad data): it is skipped, counted and named in the summary."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail

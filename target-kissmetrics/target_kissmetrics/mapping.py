@@ -1,0 +1,222 @@
+"""Event mappings: which KISSmetrics event, identity, time and properties a stream's records become.
+
+Built-in mappings cover the four streams of ``tap-stripe-billing``. The ``event_mappings`` setting adds
+mappings for other streams, or changes a built-in one: its keys are laid over the built-in entry of the
+same stream (so ``{"subscription_billed": {"identity_field": "billing_email"}}`` changes only the
+identity), and a ``properties`` object given there replaces the built-in properties as a whole.
+
+A mapping entry (all names are record fields unless said otherwise)::
+
+    event_name               KISSmetrics event name (``_n``) for every record of the stream, or
+    event_name_field         a field whose value picks the event name, with
+    event_names              {field value: event name}; a record with another value is skipped
+    identity_field           the person (``_p``): an email, trimmed (and lower-cased by default)
+    fallback_identity_field  used when the identity is empty and ``identity_fallback`` is ``customer_id``
+    timestamp_field          the event time (``_t``): a date-time or unix seconds; required, never the clock
+    key_fields               the record key: journal key and the name of a skipped record in the summary
+                             (default: the stream's key properties)
+    currency_field           the ISO currency of ``amount`` properties (default ``currency``)
+    properties               {KISSmetrics property name: field} or {name: {"field": f, "format": fmt}}
+
+Formats: ``string`` (default, as written), ``amount`` (exactly the currency's decimals),
+``negative_amount`` (the same, negated: refunds), ``length`` (a number without trailing zeros),
+``upper`` (trimmed, upper-case). A property whose field is null or missing is left out of the event.
+
+Example for a different tap, a hypothetical ``tap-shopify`` ``orders`` stream::
+
+    event_mappings:
+      orders:
+        event_name: Purchased
+        identity_field: email
+        fallback_identity_field: customer_id
+        timestamp_field: processed_at
+        key_fields: [id]
+        currency_field: currency
+        properties:
+          Purchase Amount: {field: total_price, format: amount}
+          Order Name: name
+          Currency: {field: currency, format: upper}
+      refunds:
+        event_name_field: kind
+        event_names: {refund: Refunded, void: Order Voided}
+        identity_field: email
+        timestamp_field: created_at
+        key_fields: [id]
+        properties:
+          Billing Amount: {field: amount, format: negative_amount}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from target_kissmetrics.errors import ConfigError
+
+FORMATS = ("string", "amount", "negative_amount", "length", "upper")
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """One KISSmetrics property: its name, the record field it comes from, and how it is written."""
+
+    name: str
+    field: str
+    format: str = "string"
+
+
+@dataclass(frozen=True)
+class EventMapping:
+    """How one stream's records become KISSmetrics events."""
+
+    stream: str
+    timestamp_field: str
+    properties: tuple[PropertySpec, ...]
+    event_name: str | None = None
+    event_name_field: str | None = None
+    event_names: Mapping[str, str] = field(default_factory=dict)
+    identity_field: str = "customer_email"
+    fallback_identity_field: str | None = "customer_id"
+    key_fields: tuple[str, ...] = ()
+    currency_field: str = "currency"
+
+    def all_event_names(self) -> list[str]:
+        return [self.event_name] if self.event_name else list(self.event_names.values())
+
+
+# The built-in mappings, in the same shape as the ``event_mappings`` setting.
+DEFAULT_MAPPINGS: dict[str, dict[str, Any]] = {
+    "subscription_billed": {
+        "event_name": "Subscription Billed",
+        "timestamp_field": "paid_at",
+        "key_fields": ["invoice_id"],
+        "properties": {
+            "Subscription Billing Amount": {"field": "amount", "format": "amount"},
+            "Subscription Billing Length": {"field": "billing_length_months", "format": "length"},
+            "Subscription Plan Level": "plan_level",
+            "Billing Amount": {"field": "amount", "format": "amount"},
+            "Subscription Billing Currency": {"field": "currency", "format": "upper"},
+            "Stripe Invoice ID": "invoice_id",
+        },
+    },
+    "subscription_changed": {
+        "event_name_field": "direction",
+        "event_names": {"upgraded": "Subscription Upgraded", "downgraded": "Subscription Downgraded"},
+        "timestamp_field": "changed_at",
+        "key_fields": ["change_id"],
+        "properties": {
+            "Subscription Billing Amount": {"field": "amount", "format": "amount"},
+            "Subscription Billing Length": {"field": "billing_length_months", "format": "length"},
+            "Subscription Plan Level": "plan_level",
+            "Stripe Subscription ID": "subscription_id",
+        },
+    },
+    "subscription_canceled": {
+        "event_name": "Subscription Canceled",
+        "timestamp_field": "canceled_at",
+        "key_fields": ["subscription_id"],
+        "properties": {
+            "Subscription Cancelation Reason": "cancelation_reason",
+            "Stripe Subscription ID": "subscription_id",
+        },
+    },
+    "subscription_refunded": {
+        "event_name": "Refunded",
+        "timestamp_field": "refunded_at",
+        "key_fields": ["refund_id"],
+        "properties": {
+            "Billing Amount": {"field": "amount", "format": "negative_amount"},
+            "Subscription Billing Amount": {"field": "amount", "format": "negative_amount"},
+            "Subscription Refund Reason": "reason",
+            "Stripe Invoice ID": "invoice_id",
+            "Stripe Refund ID": "refund_id",
+        },
+    },
+}
+
+_KNOWN_KEYS = {
+    "event_name",
+    "event_name_field",
+    "event_names",
+    "identity_field",
+    "fallback_identity_field",
+    "timestamp_field",
+    "key_fields",
+    "currency_field",
+    "properties",
+}
+
+
+def _text(stream: str, name: str, value: object, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"event_mappings.{stream}.{name} must be a non-empty string")
+    return value
+
+
+def _property(stream: str, name: str, spec: object) -> PropertySpec:
+    if isinstance(spec, str):
+        return PropertySpec(name=name, field=spec)
+    if isinstance(spec, Mapping):
+        source = _text(stream, f"properties.{name}.field", spec.get("field"))
+        fmt = spec.get("format", "string")
+        if fmt not in FORMATS:
+            raise ConfigError(
+                f"event_mappings.{stream}.properties.{name}.format must be one of {', '.join(FORMATS)}"
+            )
+        return PropertySpec(name=name, field=str(source), format=str(fmt))
+    raise ConfigError(f"event_mappings.{stream}.properties.{name} must be a field name or an object")
+
+
+def parse_mapping(stream: str, entry: Mapping[str, Any]) -> EventMapping:
+    """One mapping from its settings shape; ConfigError for anything malformed."""
+    unknown = set(entry) - _KNOWN_KEYS
+    if unknown:
+        raise ConfigError(f"event_mappings.{stream} has unknown keys: {', '.join(sorted(unknown))}")
+    event_name = _text(stream, "event_name", entry.get("event_name"), optional=True)
+    name_field = _text(stream, "event_name_field", entry.get("event_name_field"), optional=True)
+    names = entry.get("event_names") or {}
+    if (event_name is None) == (name_field is None):
+        raise ConfigError(f"event_mappings.{stream} needs exactly one of event_name or event_name_field")
+    if name_field is not None and (not isinstance(names, Mapping) or not names):
+        raise ConfigError(f"event_mappings.{stream}.event_names must map {name_field} values to names")
+    props = entry.get("properties") or {}
+    if not isinstance(props, Mapping):
+        raise ConfigError(f"event_mappings.{stream}.properties must be an object")
+    key_fields = entry.get("key_fields") or []
+    if isinstance(key_fields, str):
+        key_fields = [key_fields]
+    return EventMapping(
+        stream=stream,
+        timestamp_field=str(_text(stream, "timestamp_field", entry.get("timestamp_field"))),
+        properties=tuple(sorted((_property(stream, n, s) for n, s in props.items()), key=lambda p: p.name)),
+        event_name=event_name,
+        event_name_field=name_field,
+        event_names={str(k): str(v) for k, v in dict(names).items()},
+        identity_field=str(_text(stream, "identity_field", entry.get("identity_field", "customer_email"))),
+        fallback_identity_field=_text(
+            stream, "fallback_identity_field", entry.get("fallback_identity_field"), optional=True
+        ),
+        key_fields=tuple(str(k) for k in key_fields),
+        currency_field=str(_text(stream, "currency_field", entry.get("currency_field", "currency"))),
+    )
+
+
+def resolve_mappings(configured: Mapping[str, Any] | None) -> dict[str, EventMapping]:
+    """Built-in mappings with the ``event_mappings`` setting laid over them."""
+    merged: dict[str, dict[str, Any]] = {name: dict(entry) for name, entry in DEFAULT_MAPPINGS.items()}
+    for default in merged.values():
+        default.setdefault("fallback_identity_field", "customer_id")
+    for stream, entry in (configured or {}).items():
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"event_mappings.{stream} must be an object")
+        base = merged.get(stream, {})
+        if "event_name" in entry:
+            base.pop("event_name_field", None)
+            base.pop("event_names", None)
+        if "event_name_field" in entry:
+            base.pop("event_name", None)
+        merged[stream] = {**base, **entry}
+    return {stream: parse_mapping(stream, entry) for stream, entry in merged.items()}

@@ -1,0 +1,146 @@
+"""The target's settings: JSON schema (for the SDK) and the checks the schema cannot express."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from target_kissmetrics.errors import ConfigError
+from target_kissmetrics.journal import default_journal_path
+
+DEFAULT_TRACKING_URL = "https://trk.kissmetrics.io"
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "api_key",
+        th.StringType,
+        required=True,
+        secret=True,
+        description="KISSmetrics API key (_k). Never logged.",
+    ),
+    th.Property(
+        "tracking_url",
+        th.StringType,
+        default=DEFAULT_TRACKING_URL,
+        description="Tracking host. Plain http is refused unless the host is loopback.",
+    ),
+    th.Property("max_concurrency", th.IntegerType, default=16, description="Requests in flight."),
+    th.Property("timeout_seconds", th.NumberType, default=15, description="Per request."),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=6,
+        description="Per request: backoff with full jitter on timeouts, connection errors, 429, 5xx.",
+    ),
+    th.Property(
+        "backoff_base_seconds",
+        th.NumberType,
+        default=0.5,
+        description="First retry waits up to this long; each further retry doubles it (capped at 30 s).",
+    ),
+    th.Property(
+        "dry_run", th.BooleanType, default=False, description="Build and log (redacted), send nothing."
+    ),
+    th.Property(
+        "lowercase_identity", th.BooleanType, default=True, description="Trim and lower-case the email (_p)."
+    ),
+    th.Property(
+        "identity_fallback",
+        th.StringType,
+        default="none",
+        allowed_values=["none", "customer_id"],
+        description="What identifies a record with no email.",
+    ),
+    th.Property(
+        "event_mappings",
+        th.ObjectType(additional_properties=True),
+        description="Stream name -> event mapping, laid over the built-in ones (target_kissmetrics.mapping).",
+    ),
+    th.Property(
+        "journal_path",
+        th.StringType,
+        description=(
+            "Delivery journal (SQLite). Default: $MELTANO_PROJECT_ROOT/.meltano/run/target-kissmetrics/"
+            "journal.sqlite, else ./.target-kissmetrics/journal.sqlite."
+        ),
+    ),
+    th.Property(
+        "journal_retention_days",
+        th.NumberType,
+        default=60,
+        description="Journal entries older than this are pruned at start.",
+    ),
+).to_dict()
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_key: str
+    tracking_url: str
+    max_concurrency: int
+    timeout_seconds: float
+    max_retries: int
+    backoff_base_seconds: float
+    dry_run: bool
+    lowercase_identity: bool
+    use_fallback: bool
+    journal_path: Path
+    journal_retention_days: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        api_key = str(config.get("api_key") or "").strip()
+        if not api_key:
+            raise ConfigError("api_key is empty: set TARGET_KISSMETRICS_API_KEY or api_key")
+        url = str(config.get("tracking_url") or DEFAULT_TRACKING_URL).strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ConfigError("tracking_url must be an http(s) URL with a host")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ConfigError("tracking_url must not carry a query, fragment or credentials")
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ConfigError(
+                f"tracking_url uses plain http to {parts.hostname}: the key would travel in clear; "
+                "use https (plain http is only allowed for loopback hosts)"
+            )
+        max_concurrency = int(config.get("max_concurrency", 16))
+        if not 1 <= max_concurrency <= 256:
+            raise ConfigError("max_concurrency must be between 1 and 256")
+        timeout = float(config.get("timeout_seconds", 15))
+        if timeout <= 0:
+            raise ConfigError("timeout_seconds must be positive")
+        retries = int(config.get("max_retries", 6))
+        if retries < 0:
+            raise ConfigError("max_retries must be 0 or more")
+        fallback = config.get("identity_fallback", "none")
+        if fallback not in {"none", "customer_id"}:
+            raise ConfigError("identity_fallback must be 'none' or 'customer_id'")
+        journal = config.get("journal_path")
+        return cls(
+            api_key=api_key,
+            tracking_url=url,
+            max_concurrency=max_concurrency,
+            timeout_seconds=timeout,
+            max_retries=retries,
+            backoff_base_seconds=max(0.0, float(config.get("backoff_base_seconds", 0.5))),
+            dry_run=bool(config.get("dry_run", False)),
+            lowercase_identity=bool(config.get("lowercase_identity", True)),
+            use_fallback=fallback == "customer_id",
+            journal_path=Path(journal).expanduser() if journal else default_journal_path(),
+            journal_retention_days=float(config.get("journal_retention_days", 60)),
+        )

@@ -1,0 +1,129 @@
+"""TargetKissmetrics: Singer records in, KISSmetrics events out, each counted once by KISSmetrics."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+from singer_sdk import Target
+from singer_sdk.plugin_base import _ConfigInput
+
+from target_kissmetrics import __version__
+from target_kissmetrics.errors import ConfigError, DeliveryFailed, TargetKissmetricsError
+from target_kissmetrics.journal import Journal
+from target_kissmetrics.mapping import EventMapping, resolve_mappings
+from target_kissmetrics.redact import install_redaction, redact
+from target_kissmetrics.settings import CONFIG_SCHEMA, Settings
+from target_kissmetrics.sinks import KissmetricsSink
+from target_kissmetrics.summary import RunSummary
+from target_kissmetrics.transport import Transport
+from target_kissmetrics.validation import check_mapping
+
+if t.TYPE_CHECKING:
+    from pathlib import PurePath
+
+    from singer_sdk.sinks import Sink
+
+
+class TargetKissmetrics(Target):
+    """Delivers records as KISSmetrics events (``GET /e``), exactly once in KISSmetrics' view."""
+
+    name = "target-kissmetrics"
+    config_jsonschema = CONFIG_SCHEMA
+    default_sink_class = KissmetricsSink
+
+    def __init__(
+        self,
+        *,
+        config: dict | PurePath | str | list[PurePath | str] | None = None,
+        parse_env_config: bool = False,
+        validate_config: bool = True,
+        setup_mapper: bool = True,
+        **kwargs: t.Any,
+    ) -> None:
+        super().__init__(
+            config=config,
+            parse_env_config=parse_env_config,
+            validate_config=validate_config,
+            setup_mapper=setup_mapper,
+            **kwargs,
+        )
+        self.settings = Settings.from_config(self.config)
+        install_redaction([self.settings.api_key], [self.logger])
+        self.mappings: dict[str, EventMapping] = resolve_mappings(self.config.get("event_mappings"))
+        for mapping in self.mappings.values():
+            check_mapping(mapping)
+        self.summary = RunSummary()
+        self.journal: Journal | None = None
+        self.transport: Transport | None = None
+        if not self.settings.dry_run:
+            self.journal = Journal(self.settings.journal_path, self.settings.journal_retention_days)
+            self.transport = Transport(
+                self.settings.tracking_url,
+                self.settings.api_key,
+                max_concurrency=self.settings.max_concurrency,
+                timeout_seconds=self.settings.timeout_seconds,
+                max_retries=self.settings.max_retries,
+                backoff_base_seconds=self.settings.backoff_base_seconds,
+                user_agent=f"target-kissmetrics/{__version__}",
+            )
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        if stream_name not in self.mappings:
+            known = ", ".join(sorted(self.mappings))
+            raise ConfigError(
+                f"stream {stream_name!r} has no event mapping; known streams: {known} "
+                "(add one under the event_mappings setting)"
+            )
+        return KissmetricsSink
+
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        self.logger.info("%s", self.summary.line())
+        self.close()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+
+    def failure_line(self, exc: TargetKissmetricsError) -> str:
+        if isinstance(exc, DeliveryFailed):
+            return (
+                f"Delivery failed: {self.summary.failed} events were not delivered after retries; "
+                f"no STATE was emitted past them ({exc})"
+            )
+        return str(exc)
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        file_input: t.IO[str] | None = None,
+    ) -> None:
+        """As ``Target.invoke``, but our errors end the run with one clear line and exit code 1."""
+        super(Target, cls).invoke(about=about, about_format=about_format)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        try:
+            target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
+        except TargetKissmetricsError as exc:
+            cls.logger.error("%s", redact(str(exc)))
+            sys.exit(1)
+        try:
+            target.listen(file_input)
+        except TargetKissmetricsError as exc:
+            target.logger.info("%s", target.summary.line())
+            target.logger.error("%s", redact(target.failure_line(exc), [target.settings.api_key]))
+            target.close()
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    TargetKissmetrics.cli()
