@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for stand_ins
@@ -66,6 +67,32 @@ def target_transport(url: str, queries: list[str], concurrency: int) -> float:
         transport.close()
     assert len(report.delivered) == len(queries), report.first_error
     return len(queries) / elapsed
+
+
+def run(quick: bool, latency_ms: float = 50.0) -> Any:
+    """For the suite (``benchmarks/run.py``): the delivery rate next to the one-at-a-time baseline."""
+    from benchmarks.harness import Row, Section
+
+    events, baseline_events = (400, 40) if quick else (1600, 100)
+    queries = build_queries(events)
+    with KissmetricsStandIn(api_key=KEY) as server:
+        server.latency_seconds = latency_ms / 1000.0
+        base = baseline(server.url, queries[:baseline_events])
+        default = target_transport(server.url, queries, 16)
+    section = Section()
+    section.rows.append(
+        Row(
+            f"KISSmetrics events/s at {latency_ms:.0f} ms latency (max_concurrency 16)",
+            default,
+            base,
+            "one at a time, py-KISSmetrics style",
+            "ev/s",
+            ">= 12x",
+            default / base >= 12,
+            better="higher",
+        )
+    )
+    return section
 
 
 def main() -> None:

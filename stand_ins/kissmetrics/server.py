@@ -92,6 +92,11 @@ class KissmetricsStandIn(StandInServer):
             self.dropped += 1
 
     @property
+    def request_count(self) -> int:
+        with self._lock:
+            return len(self._requests)
+
+    @property
     def requests(self) -> list[RecordedRequest]:
         with self._lock:
             return list(self._requests)
@@ -249,6 +254,8 @@ class KissmetricsHandler(StandInHandler):
             return
         if method == "GET" and name == "requests":
             self.send_json(200, [asdict(r) for r in server.requests])
+        elif method == "GET" and name == "count":
+            self.send_json(200, {"requests": server.request_count, "dropped": server.dropped})
         elif method == "GET" and name == "dashboard":
             self.send_json(200, [asdict(e) for e in server.dashboard()])
         elif method == "GET" and name == "violations":

@@ -217,6 +217,20 @@ def invoice_lines(call: Call) -> dict[str, Any]:
     }
 
 
+def account(call: Call) -> dict[str, Any]:
+    """``GET /v1/accounts/{id}`` (and ``/v1/account``): the connected account, minimal. Only for clients
+    that probe it at start-up (singer-io tap-stripe, the benchmark's baseline); the tap never reads it."""
+    account_id = call.path_args.get("id") or "acct_standin"
+    return {
+        "id": account_id,
+        "object": "account",
+        "country": "US",
+        "default_currency": "usd",
+        "charges_enabled": True,
+        "settings": {"dashboard": {"display_name": "Stand-in account", "timezone": "Etc/UTC"}},
+    }
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -233,6 +247,8 @@ def _route(method: str, template: str, handler: Handler, permission: str) -> Rou
 
 ROUTES: list[Route] = [
     _route("GET", "/v1/invoices/{id}/lines", invoice_lines, "rak_invoice_read"),
+    _route("GET", "/v1/account", account, "rak_invoice_read"),
+    _route("GET", "/v1/accounts/{id}", account, "rak_invoice_read"),
 ]
 for _segment, (_kind, _label, _permission) in KINDS.items():
     ROUTES.append(_route("GET", f"/v1/{_segment}", list_handler(_segment), _permission))

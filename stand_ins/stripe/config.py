@@ -32,3 +32,10 @@ class AccountConfig:
     payment_failure_share: float = 0.08
     change_share: float = 0.06
     refund_share: float = 0.03
+    # Shares that set how often the tap must make a single-object request. Realistic values (see
+    # benchmarks/README.md): a paying subscriber with no email at all is rare (Checkout and Billing's
+    # invoice emails need one), an email added after the first invoice is finalized rarer still, and a
+    # subscription with more than 10 items (an invoice that does not embed all its lines) is rarer yet.
+    no_email_share: float = 0.004  # customers with no email
+    late_email_share: float = 0.01  # customers whose email is set 1-45 days after they were created
+    many_items_share: float = 0.002  # subscriptions with 11-14 add-on items (invoices of > 10 lines)

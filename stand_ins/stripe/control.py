@@ -69,6 +69,29 @@ def reset_stats(server: StripeStandIn, body: dict[str, Any], query: dict[str, st
     return 200, server.stats()
 
 
+def mutate(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    """Change data the way a Stripe user can between two runs (for replay-with-drift tests).
+
+    ``price_nickname_suffix``: every price gets ``nickname = <its plan level> + suffix`` (a rename);
+    ``customer_email_prefix``: every customer with an email gets ``prefix + email`` (invoices keep their
+    finalization snapshot ``customer_email``, as on Stripe). Answers how many objects changed.
+    """
+    account = server.account
+    renamed = emails = 0
+    suffix = body.get("price_nickname_suffix")
+    if suffix:
+        for price in account.prices:
+            price.nickname = (price.nickname or price.lookup_key or price.product.name or price.id) + suffix
+            renamed += 1
+    prefix = body.get("customer_email_prefix")
+    if prefix:
+        for customer in account.customers:
+            if customer.email:
+                customer.email = prefix + customer.email
+                emails += 1
+    return 200, {"prices_renamed": renamed, "customer_emails_changed": emails}
+
+
 def _flag(query: dict[str, str], name: str) -> bool:
     return query.get(name, "").lower() in ("1", "true", "yes")
 
@@ -105,4 +128,5 @@ CONTROLS: dict[tuple[str, str], Control] = {
     ("GET", "/_standin/stats"): stats,
     ("POST", "/_standin/stats/reset"): reset_stats,
     ("GET", "/_standin/truth/billed"): truth_billed,
+    ("POST", "/_standin/mutate"): mutate,
 }

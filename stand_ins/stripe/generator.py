@@ -111,7 +111,9 @@ class _Generator:
             if candidate.created <= before and (currency is None or candidate.currency == currency):
                 return candidate
         created = before - rng.randint(0, 3 * DAY)
-        name, email, email_set_at = person(rng, len(pool) + 1, created, livemode)
+        name, email, email_set_at = person(
+            rng, len(pool) + 1, created, livemode, self.cfg.no_email_share, self.cfg.late_email_share
+        )
         cur = currency or rng.choices(CURRENCIES, CURRENCY_WEIGHTS)[0]
         c = Customer(self.ids.new("cus"), name, email, email_set_at, created, livemode, cur)
         pool.append(c)
@@ -261,7 +263,8 @@ class _Generator:
         self.subscriptions.append(sub)
         items: list[Item] = [(self.ids.new("si"), main, qty)]
         roll = rng.random()
-        n_addons = rng.randint(11, 14) if roll < 0.02 else rng.randint(1, 3) if roll < 0.25 else 0
+        many = cfg.many_items_share
+        n_addons = rng.randint(11, 14) if roll < many else rng.randint(1, 3) if roll < 0.25 else 0
         items += [(self.ids.new("si"), p, 1) for p in rng.sample(cat.addons[key], n_addons)]
         metadata = {"signup_channel": rng.choice(("web", "sales", "partner"))} if rng.random() < 0.3 else {}
         sub.add_version(start, tuple(items), metadata)

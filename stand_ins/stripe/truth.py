@@ -116,7 +116,12 @@ def mrr(items: tuple[Any, ...]) -> Decimal:
 
 
 def expected_changes(
-    account: Account, before: int, after: int | None = None, *, include_test: bool = False
+    account: Account,
+    before: int,
+    after: int | None = None,
+    *,
+    include_test: bool = False,
+    retained_from: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """change_id -> expected subscription upgrade/downgrade record.
 
@@ -126,8 +131,10 @@ def expected_changes(
     "downgraded" when it went down; equal-MRR swaps, renewals and metadata-only updates are not changes.
 
     Fields: ``change_id`` = the ``customer.subscription.updated`` event id when that event is still
-    retained (created >= clock - 30 days), else the id of the ``subscription_update`` invoice the change
-    produced (every item change in this account is invoiced at once, proration_behavior=always_invoice);
+    retained (created >= ``retained_from``, by default clock - 30 days: pass the moment the tap that read
+    the history switched from invoices to events, since which id a change got depends on when it was
+    read), else the id of the ``subscription_update`` invoice the change produced (every item change in
+    this account is invoiced at once, proration_behavior=always_invoice);
     ``subscription_id``; ``customer_id``; ``customer_email`` (the customer's email as of the clock, trimmed,
     None if none); ``changed_at`` (ISO-8601 UTC, the event's ``created`` = the invoice's ``created``);
     ``direction``; ``amount`` = Σ unit_amount * quantity of the new items, major units (the new recurring
@@ -136,6 +143,7 @@ def expected_changes(
     SPEC §2); ``mrr_before``/``mrr_after`` (Decimals, 4 places).
     """
     now = account.now
+    floor = now - EVENT_RETENTION if retained_from is None else retained_from
     out: dict[str, dict[str, Any]] = {}
     for sub in account.subscriptions:
         if not sub.livemode and not include_test:
@@ -146,7 +154,7 @@ def expected_changes(
             before_mrr, after_mrr = mrr(change.old_items), mrr(change.new_items)
             if before_mrr == after_mrr:
                 continue
-            retained = change.event_id is not None and change.at >= now - EVENT_RETENTION
+            retained = change.event_id is not None and change.at >= floor
             assert change.invoice is not None
             change_id = change.event_id if retained and change.event_id else change.invoice.id
             new_main, old_main = change.new_items[0][1], change.old_items[0][1]

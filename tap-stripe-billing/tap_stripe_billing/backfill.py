@@ -2,7 +2,10 @@
 
 Each slice is paginated newest first by its own thread; all threads share the client (and so its rate
 limiter and counters). Pages are handed to the caller through a bounded queue, so memory stays flat and
-the caller (the stream, on the main thread) does the per-invoice work. State is only written at the
+the caller (the stream, on the main thread) does the per-invoice work. An optional ``prepare`` callback
+runs on each page in the slice's thread before it is queued: the stream uses it to fetch the lines of
+invoices that do not embed them all, so those single requests also run in parallel instead of one by
+one on the main thread. State is only written at the
 end of the run, so the order in which slices deliver does not matter. A failure in any slice stops the
 others and is raised to the caller.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from tap_stripe_billing.windows import time_slices
@@ -56,12 +59,21 @@ def oldest_created(api: Lister, lt: int, max_probes: int = 12) -> int | None:
     return low
 
 
+Prepare = Callable[[list[dict[str, Any]]], None]
+
+
 def read_paid_invoices(
-    api: Lister, created_gte: int | None, created_lt: int, parallelism: int
+    api: Lister,
+    created_gte: int | None,
+    created_lt: int,
+    parallelism: int,
+    prepare: Prepare | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every paid invoice with ``created_gte ≤ created < created_lt``, read in parallel slices."""
     if parallelism <= 1:
         for page in api.list_pages("/v1/invoices", _base_params(created_gte, created_lt)):
+            if prepare is not None:
+                prepare(page)
             yield from page
         return
     gte = created_gte
@@ -71,15 +83,17 @@ def read_paid_invoices(
             return
     slices = time_slices(gte, created_lt, parallelism)
     if len(slices) <= 1:
-        yield from read_paid_invoices(api, gte, created_lt, 1)
+        yield from read_paid_invoices(api, gte, created_lt, 1, prepare)
         return
-    yield from _parallel(api, slices)
+    yield from _parallel(api, slices, prepare)
 
 
 _DONE = object()
 
 
-def _parallel(api: Lister, slices: list[tuple[int, int]]) -> Iterator[dict[str, Any]]:
+def _parallel(
+    api: Lister, slices: list[tuple[int, int]], prepare: Prepare | None
+) -> Iterator[dict[str, Any]]:
     pages: queue.Queue[Any] = queue.Queue(maxsize=len(slices) * 2)
     stop = threading.Event()
 
@@ -95,6 +109,8 @@ def _parallel(api: Lister, slices: list[tuple[int, int]]) -> Iterator[dict[str, 
     def work(gte: int, lt: int) -> None:
         try:
             for page in api.list_pages("/v1/invoices", _base_params(gte, lt)):
+                if prepare is not None:
+                    prepare(page)
                 if not put(page):
                     return
             put(_DONE)

@@ -1,8 +1,8 @@
 """Stripe access: the ``stripe`` library's StripeClient behind a rate limiter, retries and counters.
 
 Requests go through ``StripeClient.raw_request`` and are read as plain JSON dicts: building the typed
-``StripeObject`` tree costs more per record than the tap needs (measured in
-``tests/tap/test_client.py::test_raw_requests_are_cheaper_than_typed_lists``), and the record logic
+``StripeObject`` tree costs more per record than the tap needs (measured by
+``python -m benchmarks.bench_stripe_parsing``), and the record logic
 works on dicts in both payload shapes anyway. Query strings are built here (``types[]=…``,
 ``expand[]=…``, ``created[gte]=…``) so that the wire format is exactly what Stripe documents.
 

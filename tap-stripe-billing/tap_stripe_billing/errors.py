@@ -17,7 +17,7 @@ class TapStripeBillingError(Exception):
     """An error the CLI prints as one line and exits non-zero for."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(redact(message))
+        super().__init__(" ".join(redact(message).split()))  # one line, whatever the cause's text holds
 
 
 class ConfigError(TapStripeBillingError):

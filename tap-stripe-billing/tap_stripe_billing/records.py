@@ -55,6 +55,8 @@ class PriceInfo:
     product_name: str | None = None
     interval: str | None = None
     interval_count: int | None = None
+    unit_amount: int | None = None  # minor units (a legacy Plan's ``amount``)
+    currency: str | None = None
 
     def plan_level(self) -> str:
         """The price's nickname, else its lookup_key, else its product's name, else its id."""
@@ -71,6 +73,10 @@ def price_info_from_payload(price: Mapping[str, Any]) -> PriceInfo:
     count = recurring.get("interval_count") or price.get("interval_count")
     product = price.get("product")
     product_name = product.get("name") if isinstance(product, Mapping) else None
+    unit_amount = price.get("unit_amount")
+    if unit_amount is None:
+        unit_amount = price.get("amount")
+    currency = price.get("currency")
     return PriceInfo(
         price_id=str(price["id"]),
         nickname=price.get("nickname"),
@@ -78,6 +84,8 @@ def price_info_from_payload(price: Mapping[str, Any]) -> PriceInfo:
         product_name=product_name,
         interval=interval,
         interval_count=int(count) if count is not None else None,
+        unit_amount=int(unit_amount) if unit_amount is not None else None,
+        currency=str(currency).lower() if currency else None,
     )
 
 

@@ -48,10 +48,12 @@ def check_settings(config: Mapping[str, Any]) -> None:
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(f"api_url uses plain http to a non-loopback host ({parts.hostname}): use https")
 
-    for name in ("max_requests_per_second",):
-        value = config.get(name)
-        if value is not None and float(value) <= 0:
-            raise ConfigError(f"{name} must be greater than 0")
+    rate = _number(config, "max_requests_per_second")
+    if rate is not None and rate <= 0:
+        raise ConfigError("max_requests_per_second must be greater than 0")
+    backoff = _number(config, "backoff_base_seconds")
+    if backoff is not None and backoff < 0:
+        raise ConfigError("backoff_base_seconds must not be negative")
     for name in ("backfill_parallelism",):
         value = config.get(name)
         if value is not None and int(value) < 1:
@@ -60,3 +62,14 @@ def check_settings(config: Mapping[str, Any]) -> None:
         value = config.get(name)
         if value is not None and int(value) < 0:
             raise ConfigError(f"{name} must not be negative")
+
+
+def _number(config: Mapping[str, Any], name: str) -> float | None:
+    """A number setting, given as a number or a string of one (as Meltano passes it from the environment)."""
+    value = config.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None

@@ -55,15 +55,16 @@ def to_iso(epoch_seconds: int) -> str:
     return dt.datetime.fromtimestamp(epoch_seconds, tz=dt.timezone.utc).isoformat()
 
 
-def read_bookmark(stream_state: Mapping[str, Any]) -> int | None:
+def read_bookmark(stream_state: Mapping[str, Any], replication_key: str = REPLICATION_KEY) -> int | None:
     """The previous run's U, or None (no state, or a state for another replication key)."""
-    if stream_state.get("replication_key") not in (None, REPLICATION_KEY):
+    if stream_state.get("replication_key") not in (None, replication_key):
         return None
     return parse_timestamp(stream_state.get("replication_key_value"))
 
 
 def read_emitted(stream_state: Mapping[str, Any]) -> dict[str, int]:
-    """The dedupe set from state: invoice id → dedupe key (unix seconds). Tolerates a dict form."""
+    """The dedupe set from state: record identity (the invoice id for ``subscription_billed``) → dedupe
+    key (unix seconds). Tolerates a dict form."""
     raw = stream_state.get(EMITTED_KEY) or []
     pairs = raw.items() if isinstance(raw, Mapping) else raw
     result: dict[str, int] = {}
@@ -91,6 +92,7 @@ def finalize(
     upper: int,
     emitted: Mapping[str, int],
     overlap_seconds: int,
+    replication_key: str = REPLICATION_KEY,
 ) -> None:
     """Write the end-of-run state in place: bookmark = U (never moving back), pruned dedupe set.
 
@@ -100,6 +102,6 @@ def finalize(
     for key in _SDK_TRANSIENT_KEYS:
         stream_state.pop(key, None)
     new_bookmark = upper if previous_bookmark is None else max(previous_bookmark, upper)
-    stream_state["replication_key"] = REPLICATION_KEY
+    stream_state["replication_key"] = replication_key
     stream_state["replication_key_value"] = to_iso(new_bookmark)
     stream_state[EMITTED_KEY] = retained(emitted, new_bookmark, overlap_seconds)

@@ -2,21 +2,76 @@
 
 from __future__ import annotations
 
+import atexit
 import sys
 from typing import Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.io_base import SingerWriter
+from singer_sdk.singerlib import RecordMessage
 
 from tap_stripe_billing.errors import TapStripeBillingError
+from tap_stripe_billing.lifecycle_streams import (
+    SubscriptionCanceledStream,
+    SubscriptionChangedStream,
+    SubscriptionRefundedStream,
+)
 from tap_stripe_billing.settings import check_settings
 from tap_stripe_billing.streams import SubscriptionBilledStream
+
+
+class RecordBufferingWriter(SingerWriter):
+    """The SDK's writer, with RECORD lines written in blocks of about 64 KiB.
+
+    The SDK writes and flushes stdout after each message: one ``write`` system call per record (with
+    ``PYTHONUNBUFFERED`` even without the flush), and, with the backfill threads busy, a wait for the
+    GIL after each. Here RECORD lines are collected and written together; every other message (SCHEMA,
+    STATE, ...) first writes what is collected, then itself, then flushes, so a STATE line never reaches
+    the target before the records it follows. What is left at exit is written then (``atexit``).
+    """
+
+    BLOCK = 65_536
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: list[str] = []
+        self._size = 0
+        atexit.register(self.flush)
+
+    def write_message(self, message: Any) -> None:
+        line = self.format_message(message) + "\n"
+        if isinstance(message, RecordMessage):
+            self._pending.append(line)
+            self._size += len(line)
+            if self._size >= self.BLOCK:
+                self._write_pending()
+            return
+        self._pending.append(line)
+        self.flush()
+
+    def _write_pending(self) -> None:
+        if self._pending:
+            sys.stdout.write("".join(self._pending))
+            self._pending.clear()
+            self._size = 0
+
+    def flush(self) -> None:
+        """Write what is collected and flush stdout."""
+        self._write_pending()
+        sys.stdout.flush()
+
+
+# A number, or a string of one: Meltano hands `kind: decimal` settings set in the environment to
+# plugins as strings at best (and crashes on them at worst), so meltano.yml declares these as strings.
+DECIMAL = th.CustomType({"type": ["number", "string"], "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*$"})
 
 
 class TapStripeBilling(Tap):
     """Singer tap for successful live Stripe subscription payments."""
 
     name = "tap-stripe-billing"
+    message_writer_class = RecordBufferingWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -49,7 +104,7 @@ class TapStripeBilling(Tap):
         ),
         th.Property(
             "max_requests_per_second",
-            th.NumberType,
+            DECIMAL,
             default=20,
             description="Client-side request rate limit (Stripe allows 100/s live)",
         ),
@@ -75,6 +130,15 @@ class TapStripeBilling(Tap):
             ),
         ),
         th.Property(
+            "backoff_base_seconds",
+            DECIMAL,
+            default=0.5,
+            description=(
+                "Retries of 429, 5xx and connection errors (6 per request) wait up to this long the first"
+                " time, doubling each time (capped at 30 s); lower it only for tests against a stand-in"
+            ),
+        ),
+        th.Property(
             "backfill_parallelism",
             th.IntegerType,
             default=8,
@@ -89,7 +153,12 @@ class TapStripeBilling(Tap):
         return super()._validate_config(raise_errors=raise_errors)
 
     def discover_streams(self) -> list[Stream]:
-        return [SubscriptionBilledStream(self)]
+        return [
+            SubscriptionBilledStream(self),
+            SubscriptionChangedStream(self),
+            SubscriptionCanceledStream(self),
+            SubscriptionRefundedStream(self),
+        ]
 
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
@@ -99,5 +168,17 @@ class TapStripeBilling(Tap):
         except TapStripeBillingError as exc:
             sys.stderr.flush()
             sys.stderr.write(f"tap-stripe-billing: error: {exc}\n")
+            sys.stderr.flush()
+            sys.exit(1)
+        except ValueError as exc:
+            # A --state or --catalog file that is not JSON (json's or simplejson's JSONDecodeError).
+            if type(exc).__name__ != "JSONDecodeError":
+                raise
+            where = f"line {getattr(exc, 'lineno', '?')} column {getattr(exc, 'colno', '?')}"
+            sys.stderr.flush()
+            sys.stderr.write(
+                f"tap-stripe-billing: error: the --state or --catalog file is not valid JSON ({where}):"
+                " fix it, or remove --state to start from start_date\n"
+            )
             sys.stderr.flush()
             sys.exit(1)

@@ -11,6 +11,11 @@ class ConfigError(TargetKissmetricsError):
     """Bad configuration (settings, mappings, journal path): fatal, nothing is sent."""
 
 
+class InvalidInput(TargetKissmetricsError):
+    """The Singer input is broken (not JSON, a RECORD before its SCHEMA, a record that does not match its
+    schema): fatal, the run stops there and no STATE is emitted past it. Messages never quote the line."""
+
+
 class DeliveryFailed(TargetKissmetricsError):
     """Some events could not be delivered after retries; no STATE is emitted past them."""
 

@@ -15,9 +15,10 @@ def resolve_identity(
 ) -> str:
     """The trimmed (by default lower-cased) email, else the fallback field when allowed.
 
-    An email with ``,`` or ``:`` is refused rather than rewritten: KISSmetrics would turn those into
-    spaces and file the events under a person who does not exist. It does not fall back to the customer
-    id either, which would split one person in two.
+    A value without ``@`` is not an email and is refused (it would file the revenue, for good, under a
+    person nobody can find). An email with ``,`` or ``:`` is refused rather than rewritten: KISSmetrics
+    would turn those into spaces and file the events under a person who does not exist. It does not fall
+    back to the customer id either, which would split one person in two.
     """
     raw = record.get(mapping.identity_field)
     email = raw.strip() if isinstance(raw, str) else ""
@@ -26,6 +27,8 @@ def resolve_identity(
             raise SkipRecord("invalid_identity", f"{mapping.identity_field} contains ',' or ':'")
         if len(email) > MAX_VALUE_CHARS:
             raise SkipRecord("invalid_identity", f"{mapping.identity_field} is too long")
+        if "@" not in email:
+            raise SkipRecord("invalid_identity", f"{mapping.identity_field} is not an email address")
         return email.lower() if lowercase else email
     if use_fallback and mapping.fallback_identity_field:
         fallback = record.get(mapping.fallback_identity_field)

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import fastjsonschema
-from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
+from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
+
+from target_kissmetrics.errors import InvalidInput
 
 
 class FastJSONSchemaValidator(BaseJSONSchemaValidator):
-    """Validates types and required fields; string formats are not checked (as the SDK's default)."""
+    """Validates types and required fields; string formats are not checked (as the SDK's default).
+
+    A record that does not match is fatal (:class:`InvalidInput`, one line, no STATE past it) rather than
+    the SDK's ``InvalidRecord``, which the SDK logs with a traceback before re-raising it.
+    """
 
     def __init__(self, schema: dict[str, Any]) -> None:
         super().__init__(schema)
@@ -23,4 +29,4 @@ class FastJSONSchemaValidator(BaseJSONSchemaValidator):
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:
-            raise InvalidRecord(f"Record Message Validation Error: {exc.message}", record) from exc
+            raise InvalidInput(f"does not match its schema: {exc.message}") from None

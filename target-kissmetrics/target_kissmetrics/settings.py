@@ -16,6 +16,10 @@ from target_kissmetrics.journal import default_journal_path
 
 DEFAULT_TRACKING_URL = "https://trk.kissmetrics.io"
 
+# A number, or a string of one: Meltano hands `kind: decimal` settings set in the environment to
+# plugins as strings at best (and crashes on them at worst), so meltano.yml declares these as strings.
+DECIMAL = th.CustomType({"type": ["number", "string"], "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*$"})
+
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "api_key",
@@ -31,7 +35,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Tracking host. Plain http is refused unless the host is loopback.",
     ),
     th.Property("max_concurrency", th.IntegerType, default=16, description="Requests in flight."),
-    th.Property("timeout_seconds", th.NumberType, default=15, description="Per request."),
+    th.Property("timeout_seconds", DECIMAL, default=15, description="Per request."),
     th.Property(
         "max_retries",
         th.IntegerType,
@@ -40,7 +44,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "backoff_base_seconds",
-        th.NumberType,
+        DECIMAL,
         default=0.5,
         description="First retry waits up to this long; each further retry doubles it (capped at 30 s).",
     ),

@@ -1,18 +1,20 @@
 """HTTP delivery of event requests: a keep-alive urllib3 pool, many requests in flight, retries.
 
-Up to ``max_concurrency`` requests run at once (threads over one ``HTTP(S)ConnectionPool`` with as many
-kept-alive connections). Timeouts, connection errors, 429 and 5xx are retried up to ``max_retries``
-times with exponential backoff and full jitter; any other non-2xx answer is fatal (KISSmetrics answers
-200 to everything, so it means the tracking URL is wrong). Once one request has failed for good, the
-ones not yet sent are not started. Error texts never contain the URL (the key is in it).
+Up to ``max_concurrency`` requests run at once (that many worker threads over one
+``HTTP(S)ConnectionPool`` with as many kept-alive connections). A :class:`Delivery` is one batch: the
+sink adds requests to it while it is still reading records (so sending overlaps reading), then waits for
+all of them. Timeouts, connection errors, 429 and 5xx are retried up to ``max_retries`` times with
+exponential backoff and full jitter; any other non-2xx answer is fatal (KISSmetrics answers 200 to
+everything, so it means the tracking URL is wrong). Once one request of a batch has failed for good,
+the batch's requests not yet sent are not started. Error texts never contain the URL (the key is in it).
 """
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
@@ -40,6 +42,57 @@ class _Outcome:
     ok: bool
     retries: int
     error: str | None = None
+
+
+class Delivery:
+    """One batch of requests in flight: requests may be added until :meth:`Transport.wait`.
+
+    Once one request has failed for good, the batch's requests not yet started are not started.
+    """
+
+    def __init__(self) -> None:
+        self.abort = threading.Event()
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._outcomes: list[_Outcome | None] = []
+        self._pending = 0
+
+    def __len__(self) -> int:
+        return len(self._outcomes)
+
+    def _reserve(self, count: int) -> int:
+        with self._lock:
+            first = len(self._outcomes)
+            self._outcomes.extend([None] * count)
+            self._pending += count
+            return first
+
+    def _finish(self, index: int, outcome: _Outcome) -> None:
+        with self._lock:
+            self._outcomes[index] = outcome
+            self._pending -= 1
+            if not self._pending:
+                self._idle.notify_all()
+
+    def _report(self) -> DeliveryReport:
+        with self._lock:
+            while self._pending:
+                self._idle.wait()
+            outcomes = list(self._outcomes)
+        report = DeliveryReport()
+        for index, outcome in enumerate(outcomes):
+            assert outcome is not None
+            report.retried += outcome.retries
+            if outcome.ok:
+                report.delivered.append(index)
+            else:
+                report.failed.append(index)
+                if report.first_error is None or report.first_error.startswith("not "):
+                    report.first_error = outcome.error
+        return report
+
+
+_STOP = None
 
 
 class Transport:
@@ -73,7 +126,31 @@ class Transport:
             retries=False,
             headers={"User-Agent": user_agent, "Accept": "*/*"},
         )
-        self._executor = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="kissmetrics-send")
+        # Persistent workers fed by one queue: no Future per request (the target is CPU-bound at zero
+        # latency, and every microsecond per request is one less for reading records).
+        self._queue: queue.SimpleQueue[tuple[Delivery, int, str] | None] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
+
+    def _start_workers(self) -> None:
+        if self._workers:
+            return
+        for number in range(self.max_concurrency):
+            worker = threading.Thread(target=self._work, name=f"kissmetrics-send-{number}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            delivery, index, query = item
+            try:
+                outcome = self._send(query, delivery.abort)
+            except BaseException as exc:  # never lose a slot: the batch would wait forever
+                delivery.abort.set()
+                outcome = _Outcome(False, 0, f"{type(exc).__name__}: {redact(str(exc), [self._secret])}")
+            delivery._finish(index, outcome)
 
     def _backoff(self, attempt: int) -> float:
         with self._random_lock:
@@ -110,23 +187,34 @@ class Transport:
             attempt += 1
             retries += 1
 
+    def start(self) -> Delivery:
+        """A new batch; add requests with :meth:`send`, then :meth:`wait` for all of them."""
+        return Delivery()
+
+    def send(self, delivery: Delivery, queries: Sequence[str]) -> None:
+        """Queue requests (built by :mod:`target_kissmetrics.events`) of a batch; they start at once."""
+        if not queries:
+            return
+        self._start_workers()
+        first = delivery._reserve(len(queries))
+        put = self._queue.put
+        for offset, query in enumerate(queries):
+            put((delivery, first + offset, query))
+
+    def wait(self, delivery: Delivery) -> DeliveryReport:
+        """Wait for every request of a batch; what was delivered (indexes in the order sent)."""
+        return delivery._report()
+
     def deliver(self, queries: Sequence[str]) -> DeliveryReport:
         """Send every query (built by :mod:`target_kissmetrics.events`); return what was delivered."""
-        report = DeliveryReport()
-        if not queries:
-            return report
-        abort = threading.Event()
-        outcomes = self._executor.map(lambda q: self._send(q, abort), queries)
-        for index, outcome in enumerate(outcomes):
-            report.retried += outcome.retries
-            if outcome.ok:
-                report.delivered.append(index)
-            else:
-                report.failed.append(index)
-                if report.first_error is None or report.first_error.startswith("not "):
-                    report.first_error = outcome.error
-        return report
+        delivery = self.start()
+        self.send(delivery, queries)
+        return self.wait(delivery)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        for _ in self._workers:
+            self._queue.put(_STOP)
+        for worker in self._workers:
+            worker.join()
+        self._workers = []
         self._pool.close()

@@ -22,7 +22,7 @@ from .stripe_helpers import call, walk
 
 @pytest.fixture(scope="module")
 def account() -> Account:
-    return generate_account(AccountConfig(seed=11, invoices=1500))
+    return generate_account(AccountConfig(seed=11, invoices=1500, many_items_share=0.02))
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,8 @@ class RunResult:
     states: list[dict[str, Any]]
     summary: dict[str, Any]
     stderr: str
+    by_stream: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def state(self) -> dict[str, Any] | None:
@@ -32,20 +34,36 @@ class RunResult:
         return (self.state or {}).get("bookmarks", {}).get("subscription_billed", {})
 
 
-def run_tap(config: dict[str, Any], state: dict[str, Any] | None = None) -> RunResult:
+BILLED = ("subscription_billed",)
+
+
+def run_tap(
+    config: dict[str, Any],
+    state: dict[str, Any] | None = None,
+    streams: tuple[str, ...] | None = BILLED,
+) -> RunResult:
+    """One in-process run of the selected streams (default: the billed stream; None: all).
+
+    ``records``/``summary`` are the first selected stream's; ``by_stream``/``summaries`` all of them."""
     tap = TapStripeBilling(config=config, state=state or {})
+    selected = tuple(tap.streams) if streams is None else streams
+    for name, stream in tap.streams.items():
+        stream.metadata.root.selected = name in selected
+        stream._mask = None
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         tap.sync_all()
-    records, states = [], []
+    by_stream: dict[str, list[dict[str, Any]]] = {name: [] for name in selected}
+    states = []
     for line in out.getvalue().splitlines():
         message = json.loads(line, parse_float=Decimal)
         if message["type"] == "RECORD":
-            records.append(message["record"])
+            by_stream.setdefault(message["stream"], []).append(message["record"])
         elif message["type"] == "STATE":
             states.append(message["value"])
-    stream = tap.streams["subscription_billed"]
-    return RunResult(records, states, getattr(stream, "summary", {}), err.getvalue())
+    summaries = {name: getattr(tap.streams[name], "summary", {}) for name in selected}
+    first = selected[0]
+    return RunResult(by_stream[first], states, summaries[first], err.getvalue(), by_stream, summaries)
 
 
 @dataclass

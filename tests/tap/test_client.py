@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -163,25 +162,3 @@ def test_rate_limiter_paces_threads() -> None:
     for t in threads:
         t.join()
     assert time.monotonic() - start >= 19 / 50 - 0.01
-
-
-def test_raw_requests_are_cheaper_than_typed_lists(server: StandInServer) -> None:
-    """Why the client uses raw_request: building StripeObjects costs more per record."""
-    from tests.tap import payloads as p
-
-    page = {"object": "list", "data": [p.invoice(f"in_{i}") for i in range(100)], "has_more": False}
-    Scripted.script = [(200, page, {})] * 6
-    api = api_for(server)
-
-    start = time.perf_counter()
-    for _ in range(3):
-        api.get("/v1/invoices")
-    raw = time.perf_counter() - start
-
-    start = time.perf_counter()
-    for _ in range(3):
-        listed = api._client.v1.invoices.list({"limit": 100})
-        [inv["id"] for inv in listed.data]
-    typed = time.perf_counter() - start
-    print(json.dumps({"raw_seconds": raw, "typed_seconds": typed}))
-    assert raw < typed

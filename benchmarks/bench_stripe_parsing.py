@@ -1,0 +1,52 @@
+"""Why the tap reads Stripe with ``raw_request``: plain JSON dicts against the typed StripeObject tree.
+
+Prints seconds per 100-invoice page for both, and the ratio, against a local stand-in serving the same
+page (fixture-shaped invoices). Run: ``.venv/bin/python -m benchmarks.bench_stripe_parsing``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, ClassVar
+
+from tap_stripe_billing.client import StripeAPI
+
+from stand_ins.common import StandInHandler, StandInServer
+from tests.tap import payloads
+
+KEY = "sk_live_51BenchParsingKeyABCDEFGH12"
+PAGES = 30
+
+
+class _OnePage(StandInHandler):
+    page: ClassVar[dict[str, Any]] = {}
+
+    def do_GET(self) -> None:
+        self.send_json(200, self.page)
+
+
+def main() -> None:
+    _OnePage.page = {
+        "object": "list",
+        "data": [payloads.invoice(f"in_{i}") for i in range(100)],
+        "has_more": False,
+        "url": "/v1/invoices",
+    }
+    with StandInServer(_OnePage) as server:
+        api = StripeAPI(KEY, server.url, max_requests_per_second=100_000)  # measure parsing, not the limiter
+        start = time.perf_counter()
+        for _ in range(PAGES):
+            api.get("/v1/invoices", [("limit", 100)])
+        raw = (time.perf_counter() - start) / PAGES
+        start = time.perf_counter()
+        for _ in range(PAGES):
+            listed = api._client.v1.invoices.list({"limit": 100})
+            [invoice["id"] for invoice in listed.data]
+        typed = (time.perf_counter() - start) / PAGES
+    print(json.dumps({"raw_request_s_per_page": round(raw, 5), "typed_list_s_per_page": round(typed, 5)}))
+    print(f"typed StripeObjects cost {typed / raw:.1f}x raw JSON per page (baseline: typed list)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""Subscription lifecycle: upgrades/downgrades, cancellations, refunds. Pure functions, no I/O.
+
+- **MRR** of a subscription snapshot: Σ over items of ``unit_amount x quantity`` in major units divided
+  by the price's billing length in months (the 4-place figure of SPEC §2), quantized to 4 places.
+- **Change**: a ``customer.subscription.updated`` event whose ``previous_attributes`` carry the old
+  ``items`` (current shape) or the old ``plan``/``quantity`` (pre-2025 single-item shape). MRR up is
+  ``upgraded``, down ``downgraded``; equal MRR (renewals, equal-MRR swaps, trial end, metadata) is none.
+  History older than the event retention is rebuilt from ``subscription_update`` (proration) invoices:
+  each one's credit lines give the old price and quantity of the items it changed, its charge lines the
+  new ones; walking a subscription's change invoices newest first from its current items undoes them.
+- **Cancellation reason**: the feedback as a label ("Too expensive"), else Stripe's reason as a label
+  ("Cancellation requested"), then `` — comment`` when the customer left one.
+- **Refund**: a succeeded refund of a payment that paid a subscription invoice (linked by the caller
+  through the invoice payment), amount positive in major units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tap_stripe_billing import records as rec
+from tap_stripe_billing.records import PriceInfo
+
+_FOUR = Decimal("0.0001")
+
+FEEDBACK_LABELS = {
+    "too_expensive": "Too expensive",
+    "missing_features": "Missing features",
+    "switched_service": "Switched service",
+    "unused": "Unused",
+    "customer_service": "Customer service",
+    "too_complex": "Too complex",
+    "low_quality": "Low quality",
+    "other": "Other",
+}
+REASON_LABELS = {
+    "cancellation_requested": "Cancellation requested",
+    "payment_failed": "Payment failed",
+    "payment_disputed": "Payment disputed",
+}
+
+
+class LifecycleReason:
+    """Why a lifecycle payload gives no record (names appear in the run summary)."""
+
+    NO_ITEM_CHANGE = "no_item_change"
+    EQUAL_MRR = "equal_mrr"
+    NOT_CANCELED = "not_canceled"
+    NOT_SUCCEEDED = "not_succeeded"
+    NO_STATUS_CHANGE = "no_status_change"
+    UNLINKED = "unlinked"
+    UNKNOWN_SUBSCRIPTION = "unknown_subscription"
+
+
+# (subscription item id, price, quantity), in the subscription's item order; the first is the main item.
+Item = tuple[str, PriceInfo, int]
+PriceOf = Callable[[Mapping[str, Any]], PriceInfo]
+PriceLookup = Callable[[str, Mapping[str, Any] | None], PriceInfo | None]
+
+
+# -- snapshots and MRR ----------------------------------------------------------------------------------
+def _price_payload(item: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    price = item.get("price")
+    if isinstance(price, Mapping):
+        return price
+    plan = item.get("plan")
+    return plan if isinstance(plan, Mapping) else None
+
+
+def items_of(items: object, price_of: PriceOf) -> list[Item]:
+    """A subscription's ``items`` list (or its ``data``) as Items; items without a price are skipped."""
+    data = items.get("data") if isinstance(items, Mapping) else items
+    out: list[Item] = []
+    for item in data if isinstance(data, list) else []:
+        payload = _price_payload(item)
+        if payload is None:
+            continue
+        qty = item.get("quantity")
+        out.append((str(item.get("id") or ""), price_of(payload), int(qty) if qty is not None else 1))
+    return out
+
+
+def subscription_items(sub: Mapping[str, Any], price_of: PriceOf) -> list[Item]:
+    """Current items of a subscription payload; a pre-2025 payload without items falls back to
+    its top-level ``plan``/``quantity``."""
+    items = items_of(sub.get("items"), price_of)
+    if items:
+        return items
+    plan = sub.get("plan")
+    if isinstance(plan, Mapping):
+        qty = sub.get("quantity")
+        return [("", price_of(plan), int(qty) if qty is not None else 1)]
+    return []
+
+
+def previous_items(
+    previous: Mapping[str, Any], sub: Mapping[str, Any], price_of: PriceOf
+) -> list[Item] | None:
+    """The items before an update, from ``previous_attributes``; None when the items did not change.
+
+    Current shape: ``previous_attributes.items``. Pre-2025 single-item shape: ``plan`` and/or
+    ``quantity`` (the rest of the item as it is now).
+    """
+    if "items" in previous:
+        return items_of(previous.get("items"), price_of)
+    if "plan" not in previous and "quantity" not in previous:
+        return None
+    current = subscription_items(sub, price_of)
+    if len(current) != 1:
+        return None
+    si, price, qty = current[0]
+    plan = previous.get("plan")
+    if isinstance(plan, Mapping):
+        price = price_of(plan)
+    if previous.get("quantity") is not None:
+        qty = int(previous["quantity"])
+    return [(si, price, qty)]
+
+
+def mrr(items: Sequence[Item], currency: str) -> Decimal:
+    """Monthly recurring revenue in major units, 4 places (items with no interval or amount count 0)."""
+    total = Decimal(0)
+    for _, price, qty in items:
+        length = rec.billing_length_months(price.interval, price.interval_count)
+        if not length or price.unit_amount is None:
+            continue
+        total += rec.minor_to_major(price.unit_amount * qty, currency) / length
+    return total.quantize(_FOUR)
+
+
+def recurring_amount(items: Sequence[Item], currency: str) -> Decimal:
+    """Σ unit_amount x quantity in major units: what the subscription bills per period."""
+    return rec.minor_to_major(sum((price.unit_amount or 0) * qty for _, price, qty in items), currency)
+
+
+def change_record(
+    *,
+    change_id: str,
+    subscription_id: str,
+    customer_id: str | None,
+    changed_at: int,
+    currency: str,
+    before: Sequence[Item],
+    after: Sequence[Item],
+) -> dict[str, Any] | str:
+    """The ``subscription_changed`` record (``customer_email`` left None for the caller), or the reason
+    there is none (no items on either side, or equal MRR)."""
+    if not before or not after:
+        return LifecycleReason.NO_ITEM_CHANGE
+    currency = currency.lower()
+    mrr_before, mrr_after = mrr(before, currency), mrr(after, currency)
+    if mrr_before == mrr_after:
+        return LifecycleReason.EQUAL_MRR
+    new_main, old_main = after[0][1], before[0][1]
+    return {
+        "change_id": change_id,
+        "subscription_id": subscription_id,
+        "customer_id": customer_id,
+        "customer_email": None,
+        "changed_at": rec.iso_utc(changed_at),
+        "direction": "upgraded" if mrr_after > mrr_before else "downgraded",
+        "amount": recurring_amount(after, currency),
+        "currency": currency,
+        "billing_length_months": rec.billing_length_months(new_main.interval, new_main.interval_count),
+        "plan_level": new_main.plan_level(),
+        "previous_plan_level": old_main.plan_level(),
+        "mrr_before": mrr_before,
+        "mrr_after": mrr_after,
+    }
+
+
+# -- proration invoices (history older than the events) ---------------------------------------------------
+@dataclass(frozen=True)
+class ChangeLine:
+    """A subscription-item line of a ``subscription_update`` invoice."""
+
+    subscription_item: str
+    price_id: str | None
+    embedded_price: Mapping[str, Any] | None
+    quantity: int
+    amount: int
+
+
+def change_lines(lines: Sequence[Mapping[str, Any]]) -> list[ChangeLine]:
+    """The subscription-item lines of an invoice, either shape."""
+    out: list[ChangeLine] = []
+    for line in lines:
+        parent = line.get("parent")
+        if isinstance(parent, Mapping) and parent.get("type"):
+            details = parent.get("subscription_item_details") or {}
+            si = details.get("subscription_item")
+        else:
+            si = line.get("subscription_item")
+        if not si:
+            continue
+        parsed = rec.parse_line(line)
+        qty = line.get("quantity")
+        out.append(
+            ChangeLine(
+                subscription_item=str(si),
+                price_id=parsed.price_id,
+                embedded_price=parsed.embedded_price,
+                quantity=int(qty) if qty is not None else 1,
+                amount=parsed.amount,
+            )
+        )
+    return out
+
+
+def undo_change(after: Sequence[Item], lines: Sequence[ChangeLine], lookup: PriceLookup) -> list[Item]:
+    """The items before the change an invoice's lines describe, given the items right after it.
+
+    A credit line (negative) gives an item's old price and quantity; an item with only a charge line
+    (positive) was added by the change; a credited item no longer present was removed by it.
+    """
+    credits: dict[str, ChangeLine] = {}
+    charges: set[str] = set()
+    for line in lines:
+        if line.amount < 0:
+            credits.setdefault(line.subscription_item, line)
+        elif line.amount > 0:
+            charges.add(line.subscription_item)
+
+    def old(line: ChangeLine, fallback: PriceInfo | None) -> Item | None:
+        info = lookup(line.price_id, line.embedded_price) if line.price_id else None
+        info = info or fallback
+        return (line.subscription_item, info, line.quantity) if info is not None else None
+
+    before: list[Item] = []
+    present = set()
+    for si, price, qty in after:
+        present.add(si)
+        if si in credits:
+            item = old(credits[si], price)
+            if item is not None:
+                before.append(item)
+        elif si not in charges:
+            before.append((si, price, qty))
+    for si, line in credits.items():
+        if si not in present:
+            item = old(line, None)
+            if item is not None:
+                before.append(item)
+    return before
+
+
+# -- cancellations ----------------------------------------------------------------------------------------
+def cancelation_reason(details: Mapping[str, Any] | None) -> str | None:
+    """Feedback label, else Stripe's reason label (an unknown reason as is), plus `` — comment``."""
+    details = details or {}
+    feedback, reason, comment = details.get("feedback"), details.get("reason"), details.get("comment")
+    label = FEEDBACK_LABELS.get(feedback or "") or REASON_LABELS.get(reason or "") or (reason or None)
+    if isinstance(comment, str) and comment.strip():
+        return f"{label} — {comment}" if label else comment
+    return label
+
+
+def canceled_at(sub: Mapping[str, Any]) -> int | None:
+    """``canceled_at``, else ``ended_at`` (unix seconds)."""
+    value = sub.get("canceled_at") or sub.get("ended_at")
+    return int(value) if value is not None else None
+
+
+def canceled_record(sub: Mapping[str, Any], email: str | None) -> dict[str, Any]:
+    """The ``subscription_canceled`` record of a canceled subscription payload."""
+    return {
+        "subscription_id": str(sub["id"]),
+        "customer_id": rec.customer_id(sub),
+        "customer_email": email,
+        "canceled_at": rec.iso_utc(canceled_at(sub)),
+        "cancelation_reason": cancelation_reason(sub.get("cancellation_details")),
+    }
+
+
+# -- refunds ----------------------------------------------------------------------------------------------
+def refund_payment(refund: Mapping[str, Any]) -> tuple[str, str] | None:
+    """How to find the refunded invoice: (``payment[type]``, id) for ``GET /v1/invoice_payments``."""
+    for kind in ("payment_intent", "charge"):
+        value = refund.get(kind)
+        if isinstance(value, Mapping):
+            value = value.get("id")
+        if value:
+            return kind, str(value)
+    return None
+
+
+def refund_record(refund: Mapping[str, Any], invoice: Mapping[str, Any], email: str | None) -> dict[str, Any]:
+    """The ``subscription_refunded`` record: a refund of the payment of ``invoice``."""
+    currency = str(refund.get("currency") or invoice.get("currency") or "").lower()
+    return {
+        "refund_id": str(refund["id"]),
+        "invoice_id": str(invoice["id"]),
+        "subscription_id": rec.subscription_id(invoice),
+        "customer_id": rec.customer_id(invoice),
+        "customer_email": email,
+        "refunded_at": rec.iso_utc(int(refund["created"])),
+        "amount": rec.minor_to_major(int(refund.get("amount") or 0), currency),
+        "currency": currency,
+        "reason": refund.get("reason"),
+    }

@@ -1,0 +1,206 @@
+"""The lifecycle rules on Stripe-shaped payloads (Stripe's own example objects, current and pre-2025)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from tap_stripe_billing import lifecycle as lc
+from tap_stripe_billing.records import PriceInfo, price_info_from_payload
+
+from tests.tap.payloads import fixture, line
+
+
+def price(
+    pid: str, amount: int, *, interval: str = "month", count: int = 1, nickname: str | None = None
+) -> Any:
+    p = fixture("price")
+    p.update(id=pid, unit_amount=amount, unit_amount_decimal=str(amount), nickname=nickname, currency="usd")
+    p["recurring"].update(interval=interval, interval_count=count)
+    return p
+
+
+def plan(pid: str, amount: int, *, nickname: str | None = None) -> Any:
+    p = fixture("plan")
+    p.update(id=pid, amount=amount, amount_decimal=str(amount), interval="month", interval_count=1)
+    p.update(nickname=nickname, currency="usd", billing_scheme="per_unit")
+    return p
+
+
+def item(si: str, p: dict[str, Any], qty: int = 1) -> dict[str, Any]:
+    it = fixture("subscription_item")
+    it.update(id=si, price=p, plan=None, quantity=qty)
+    return it
+
+
+def subscription(items: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    sub = fixture("subscription")
+    sub.update(id="sub_1", customer="cus_1", currency="usd", livemode=True, **extra)
+    sub["items"] = {"object": "list", "data": items, "has_more": False}
+    return sub
+
+
+BASIC = price("price_basic", 1000, nickname="Basic")
+PRO = price("price_pro", 3000, nickname="Pro")
+PRO_Q = price("price_pro_q", 9000, count=3, nickname="Pro quarterly")
+PRO_Y = price("price_pro_y", 30000, interval="year", nickname="Pro yearly")
+
+
+def change(before: list[lc.Item], after: list[lc.Item]) -> dict[str, Any] | str:
+    return lc.change_record(
+        change_id="evt_1",
+        subscription_id="sub_1",
+        customer_id="cus_1",
+        changed_at=1_790_000_000,
+        currency="usd",
+        before=before,
+        after=after,
+    )
+
+
+def snapshot(sub: dict[str, Any]) -> list[lc.Item]:
+    return lc.subscription_items(sub, price_info_from_payload)
+
+
+# -- MRR and change detection -------------------------------------------------------------------------
+def test_mrr_divides_by_the_billing_length_and_sums_items() -> None:
+    items = snapshot(subscription([item("si_a", PRO_Q, 2), item("si_b", BASIC)]))
+    assert lc.mrr(items, "usd") == Decimal("70.0000")  # 2 x 90 / 3 + 10
+    yearly = snapshot(subscription([item("si_a", PRO_Y)]))
+    assert lc.mrr(yearly, "usd") == Decimal("25.0000")
+    assert lc.mrr([("si", PriceInfo("p", unit_amount=500, interval="week", interval_count=1), 1)], "jpy") == (
+        Decimal(500) / Decimal("0.2300")
+    ).quantize(Decimal("0.0001"))
+
+
+def test_upgrade_from_current_shape_previous_attributes() -> None:
+    sub = subscription([item("si_a", PRO), item("si_b", BASIC)])
+    previous = {"items": {"object": "list", "data": [item("si_a", BASIC), item("si_b", BASIC)]}}
+    before = lc.previous_items(previous, sub, price_info_from_payload)
+    assert before is not None
+    record = change(before, snapshot(sub))
+    assert isinstance(record, dict)
+    assert record["direction"] == "upgraded"
+    assert (record["mrr_before"], record["mrr_after"]) == (Decimal("20.0000"), Decimal("40.0000"))
+    assert record["amount"] == Decimal("40.00")
+    assert (record["plan_level"], record["previous_plan_level"]) == ("Pro", "Basic")
+    assert record["billing_length_months"] == Decimal(1)
+    assert record["changed_at"] == "2026-09-21T14:13:20+00:00"
+
+
+def test_quantity_decrease_is_a_downgrade_legacy_shape() -> None:
+    sub = subscription([item("si_a", PRO, 2)])
+    sub.pop("items")
+    sub.update(plan=plan("price_pro", 3000, nickname="Pro"), quantity=2)  # pre-2025 single-item payload
+    before = lc.previous_items({"quantity": 3}, sub, price_info_from_payload)
+    assert before is not None and before[0][2] == 3
+    record = change(before, snapshot(sub))
+    assert isinstance(record, dict)
+    assert record["direction"] == "downgraded"
+    assert (record["mrr_before"], record["mrr_after"], record["amount"]) == (
+        Decimal("90.0000"),
+        Decimal("60.0000"),
+        Decimal("60.00"),
+    )
+
+
+def test_legacy_plan_swap_reads_the_old_plan() -> None:
+    sub = subscription([item("si_a", PRO)])
+    before = lc.previous_items(
+        {"plan": plan("price_basic", 1000, nickname="Basic")}, sub, price_info_from_payload
+    )
+    assert before is not None
+    record = change(before, snapshot(sub))
+    assert isinstance(record, dict) and record["direction"] == "upgraded"
+    assert record["previous_plan_level"] == "Basic"
+
+
+@pytest.mark.parametrize(
+    "previous",
+    [
+        {"current_period_start": 1, "current_period_end": 2, "latest_invoice": "in_1"},  # renewal
+        {"status": "trialing", "trial_end": 5},  # trial ended
+        {"metadata": {}},
+        {"cancel_at_period_end": False},
+    ],
+)
+def test_updates_without_item_changes_are_not_changes(previous: dict[str, Any]) -> None:
+    assert lc.previous_items(previous, subscription([item("si_a", PRO)]), price_info_from_payload) is None
+
+
+def test_equal_mrr_swap_is_not_a_change() -> None:
+    sub = subscription([item("si_a", PRO_Q)])
+    previous = {"items": {"data": [item("si_a", PRO)]}}
+    before = lc.previous_items(previous, sub, price_info_from_payload)
+    assert before is not None
+    assert change(before, snapshot(sub)) == lc.LifecycleReason.EQUAL_MRR
+
+
+def test_undo_change_from_proration_lines() -> None:
+    prices = {p["id"]: price_info_from_payload(p) for p in (BASIC, PRO)}
+    after = snapshot(subscription([item("si_a", PRO, 2), item("si_b", BASIC)]))
+    credit = line(-1500, price_id="price_basic", proration=True)
+    charge = line(2500, price_id="price_pro", proration=True)
+    for ln, si, qty in ((credit, "si_a", 1), (charge, "si_a", 2)):
+        ln["parent"]["subscription_item_details"]["subscription_item"] = si
+        ln["quantity"] = qty
+    lines = lc.change_lines([credit, charge])
+    before = lc.undo_change(after, lines, lambda pid, _embedded: prices.get(pid))
+    assert [(si, p.price_id, q) for si, p, q in before] == [
+        ("si_a", "price_basic", 1),
+        ("si_b", "price_basic", 1),
+    ]
+    # an item added by the change (only a charge line) was not there before
+    added = line(900, price_id="price_basic", proration=True)
+    added["parent"]["subscription_item_details"]["subscription_item"] = "si_b"
+    before = lc.undo_change(after, lc.change_lines([added]), lambda pid, _e: prices.get(pid))
+    assert [si for si, _, _ in before] == ["si_a"]
+
+
+# -- cancellation reasons ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("details", "label"),
+    [
+        ({"feedback": "too_expensive", "reason": "cancellation_requested", "comment": None}, "Too expensive"),
+        ({"feedback": None, "reason": "cancellation_requested", "comment": None}, "Cancellation requested"),
+        ({"feedback": None, "reason": "payment_failed", "comment": None}, "Payment failed"),
+        (
+            {"feedback": "switched_service", "reason": "cancellation_requested", "comment": "Budget cuts"},
+            "Switched service — Budget cuts",
+        ),
+        ({"feedback": None, "reason": None, "comment": "Bye"}, "Bye"),
+        ({"feedback": None, "reason": None, "comment": None}, None),
+        ({"feedback": None, "reason": "something_new", "comment": None}, "something_new"),
+    ],
+)
+def test_cancelation_reason(details: dict[str, Any], label: str | None) -> None:
+    assert lc.cancelation_reason(details) == label
+    sub = subscription([item("si_a", PRO)], status="canceled", canceled_at=1_790_000_000)
+    sub["cancellation_details"] = details
+    record = lc.canceled_record(sub, "a@example.com")
+    assert record == {
+        "subscription_id": "sub_1",
+        "customer_id": "cus_1",
+        "customer_email": "a@example.com",
+        "canceled_at": "2026-09-21T14:13:20+00:00",
+        "cancelation_reason": label,
+    }
+
+
+# -- refunds ------------------------------------------------------------------------------------------------
+def test_refund_record_positive_exact_amount_and_links() -> None:
+    refund = fixture("refund")
+    refund.update(id="re_1", amount=12345, currency="kwd", payment_intent="pi_1", reason="duplicate")
+    assert lc.refund_payment(refund) == ("payment_intent", "pi_1")
+    invoice = fixture("invoice")
+    invoice.update(id="in_1", customer="cus_1", currency="kwd", subscription=None)
+    invoice["parent"] = {"type": "subscription_details", "subscription_details": {"subscription": "sub_1"}}
+    record = lc.refund_record(refund, invoice, "a@example.com")
+    assert record["amount"] == Decimal("12.345") and str(record["amount"]) == "12.345"
+    assert (record["invoice_id"], record["subscription_id"], record["currency"]) == ("in_1", "sub_1", "kwd")
+    assert record["refunded_at"] == "2009-02-13T23:31:30+00:00"
+    refund.update(payment_intent=None)
+    assert lc.refund_payment(refund) == ("charge", refund["charge"])
+    refund.update(charge=None)
+    assert lc.refund_payment(refund) is None
