@@ -5,7 +5,7 @@ sent wrongly: no request reaches the KISSmetrics stand-in and no STATE goes past
 Fatal cases (bad keys, bad settings, broken Singer input) exit 1 and print no STATE. Cases of one
 record carrying bad data (an identity that is not an email, an over-long value) follow SPEC §3: the
 record is not sent, the run goes on, and the run summary names its key: they exit 0 and are checked to
-send nothing and to be named. The table in docs/guarantees.md lists the same cases.
+send nothing and to be named. The table in the README (Guarantees) lists the same cases.
 """
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ def test_sigkill_a_whole_meltano_run_then_rerun(
     sent_before_rerun = pipeline.kissmetrics.control("count")["requests"]
     assert 0 < sent_before_rerun < len(expected), "the kill landed mid-delivery"
     # A SIGKILL stops Meltano before it deletes the plugin config files it wrote for the run (they hold
-    # both keys): a Meltano behaviour, documented in docs/guarantees.md. Remove this run's ones.
+    # both keys): a Meltano behaviour, documented in the README (Guarantees). Remove this run's ones.
     leftovers = meltano_config_leftovers(pipeline)
     for path in leftovers:
         path.unlink()

@@ -1,0 +1,54 @@
+"""Rewrite the README's settings tables from the plugins' own config schemas.
+
+Run after changing a setting: ``.venv/bin/python -m scripts.settings_tables``. The tables sit between
+``<!-- settings:start -->`` and ``<!-- settings:end -->``; ``tests/project/test_readme.py`` checks them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tap_stripe_billing.tap import TapStripeBilling
+from target_kissmetrics.target import TargetKissmetrics
+
+from stand_ins.processes import REPO_ROOT
+
+START, END = "<!-- settings:start -->", "<!-- settings:end -->"
+
+
+def _default(prop: dict[str, Any]) -> str:
+    value = prop.get("default")
+    if value is None:
+        return ""
+    return f"`{str(value).lower() if isinstance(value, bool) else value}`"
+
+
+def tables() -> str:
+    parts = []
+    for plugin in (TapStripeBilling, TargetKissmetrics):
+        schema = plugin.config_jsonschema
+        required = set(schema.get("required", []))
+        rows = [
+            f"#### `{plugin.name}`",
+            "",
+            "| setting | required | default | description |",
+            "|---|:-:|---|---|",
+        ]
+        for name, prop in schema["properties"].items():
+            secret = " (secret)" if prop.get("secret") or prop.get("writeOnly") else ""
+            needed = "yes" if name in required else ""
+            rows.append(f"| `{name}`{secret} | {needed} | {_default(prop)} | {prop.get('description', '')} |")
+        parts.append("\n".join(rows))
+    return "\n\n".join(parts)
+
+
+def main() -> None:
+    readme = REPO_ROOT / "README.md"
+    text = readme.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{tables()}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    main()
