@@ -128,6 +128,7 @@ DEFAULT_MAPPINGS: dict[str, dict[str, Any]] = {
         "properties": {
             "Billing Amount": {"field": "amount", "format": "negative_amount"},
             "Subscription Billing Amount": {"field": "amount", "format": "negative_amount"},
+            "Subscription Billing Currency": {"field": "currency", "format": "upper"},
             "Subscription Refund Reason": "reason",
             "Stripe Invoice ID": "invoice_id",
             "Stripe Refund ID": "refund_id",

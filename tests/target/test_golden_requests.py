@@ -133,7 +133,8 @@ def test_refund_amounts_are_negative() -> None:
     assert build("subscription_refunded", refunded(amount=Decimal("49.9"))) == (
         "_p=alice%40example.com&_n=Refunded&_t=1709596800&_d=1"
         "&Billing%20Amount=-49.90&Stripe%20Invoice%20ID=in_1&Stripe%20Refund%20ID=re_1"
-        "&Subscription%20Billing%20Amount=-49.90&Subscription%20Refund%20Reason=requested_by_customer"
+        "&Subscription%20Billing%20Amount=-49.90&Subscription%20Billing%20Currency=USD"
+        "&Subscription%20Refund%20Reason=requested_by_customer"
     )
     jpy = build("subscription_refunded", refunded(amount=5000, currency="jpy"))
     assert "&Billing%20Amount=-5000&" in jpy
