@@ -83,14 +83,24 @@ class ExactlyOnceStream(Stream):
             else 0,
         )
 
+    def first_request(self) -> None:
+        """Make the run's first Stripe request, so that its ``Date`` header gives Stripe's clock.
+
+        A stream that knows a request its run makes anyway makes it here (and keeps the answer for
+        ``read``), so the clock costs no request of its own; by default, the clock probe.
+        """
+        self.api.clock()
+
     def now(self) -> int:
         """Stripe's clock (its Date header), read once per run and shared by the tap's streams (an older
         "now" only makes a later stream read less this run): see ``StripeAPI.clock``."""
         if self._now is None:
             shared = getattr(self._tap, "stripe_now", None)
-            self._now = int(shared) if shared is not None else self.api.clock()
             if shared is None:
-                self._tap.stripe_now = self._now  # type: ignore[attr-defined]
+                self.first_request()
+                shared = self.api.clock()  # no request when the first one carried a Date header
+                self._tap.stripe_now = shared  # type: ignore[attr-defined]
+            self._now = int(shared)
         return self._now
 
     @property

@@ -8,6 +8,8 @@ the stream reads: paid invoices from the invoice list (backfill) or ``invoice.pa
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
@@ -16,11 +18,16 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_stripe_billing import records as rec
-from tap_stripe_billing.backfill import read_paid_invoices
+from tap_stripe_billing.backfill import (
+    DEFAULT_BACKFILL_PARALLELISM,
+    newest_paid_invoice,
+    read_paid_invoices,
+)
 from tap_stripe_billing.base import Candidate, ExactlyOnceStream
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.prices import PriceCache
+from tap_stripe_billing.state import parse_timestamp, read_bookmark
 from tap_stripe_billing.windows import ReadPlan, in_window
 
 SCHEMA = th.PropertiesList(
@@ -41,8 +48,15 @@ SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
+PRICE_WALK_PAGES_KEY = "price_walk_pages"  # in stream state: pages of the last price walk
+
+
 class SubscriptionBilledStream(ExactlyOnceStream):
     """One record per successful live subscription payment (a paid Stripe invoice)."""
+
+    # The run's first request, made for Stripe's clock and used by ``read``: (kind, created_gte,
+    # first page or body, remaining pages or the request's round trip in seconds).
+    _prefetched: tuple[str, int | None, Any, Any] | None = None
 
     name = "subscription_billed"
     primary_keys = ("invoice_id",)
@@ -53,22 +67,94 @@ class SubscriptionBilledStream(ExactlyOnceStream):
     # the tap's largest per-record cost) would change nothing.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
+    # -- the run's first request: it also gives Stripe's clock ------------------------------------------
+    def first_request(self) -> None:
+        """Make a request this run makes anyway, before U is known, and keep its answer for ``read``.
+
+        - With a bookmark (events mode, unless it is older than ``stale_after_days``: that is known only
+          once Stripe's clock is, and then the page is not used, so the rare stale run pays the request
+          the probe would have cost): the first ``invoice.paid`` events page, asked without
+          ``created[lt]``; events created at or after U (the last ``lag_minutes``) are dropped as read.
+        - Whole-history backfill in slices: the newest paid invoice, which the search for the oldest one
+          starts from anyway.
+        - Otherwise the clock probe.
+
+        Windows are still cut on Stripe's clock: U comes from this request's ``Date`` header.
+        """
+        api = self.api
+        assert self.replication_key is not None
+        settings = self.window_settings
+        bookmark = read_bookmark(self.stream_state, self.replication_key)
+        if bookmark is not None:
+            gte = bookmark - settings.overlap
+            pages = api.list_pages("/v1/events", self._event_params(gte, None))
+            first = next(pages, None)
+            self._prefetched = ("events", gte, first, pages)
+            return
+        start_date = parse_timestamp(self.config.get("start_date"))
+        if bookmark is None and start_date is None and self._parallelism > 1:
+            started = time.monotonic()
+            newest = newest_paid_invoice(api)
+            self._prefetched = ("newest", None, newest, time.monotonic() - started)
+            return
+        api.clock()
+
+    @property
+    def _parallelism(self) -> int:
+        return int(self.config.get("backfill_parallelism", DEFAULT_BACKFILL_PARALLELISM))
+
+    @staticmethod
+    def _event_params(gte: int | None, lt: int | None) -> list[tuple[str, Any]]:
+        params: list[tuple[str, Any]] = [("types[]", "invoice.paid")]
+        if gte is not None:
+            params.append(("created[gte]", gte))
+        if lt is not None:
+            params.append(("created[lt]", lt))
+        params.append(("limit", 100))
+        return params
+
+    def _take_prefetched(self, kind: str, gte: int | None) -> tuple[Any, Any] | None:
+        found = getattr(self, "_prefetched", None)
+        self._prefetched = None
+        if found is None or found[0] != kind or found[1] != gte:
+            return None
+        return found[2], found[3]
+
+    def _events(self, api: StripeAPI, plan: ReadPlan) -> Iterator[dict[str, Any]]:
+        """``invoice.paid`` events with ``created_gte ≤ created < U``, newest first."""
+        prefetched = self._take_prefetched("events", plan.created_gte)
+        if prefetched is None:
+            yield from api.list_all("/v1/events", self._event_params(plan.created_gte, plan.upper))
+            return
+        first, pages = prefetched
+        upper = plan.upper
+        for page in itertools.chain([first] if first else [], pages):
+            for event in page:
+                if int(event.get("created") or 0) < upper:
+                    yield event
+
     # -- reading ----------------------------------------------------------------------------------------
     def _sources(self, api: StripeAPI, plan: ReadPlan) -> Iterator[tuple[dict[str, Any], int | None]]:
         """(invoice payload, invoice.paid event created or None) in the order Stripe gives them."""
         if plan.empty:
             return
         if plan.mode == "backfill":
-            parallelism = int(self.config.get("backfill_parallelism", 8))
             prepare = partial(self._complete_lines, api, plan)
-            for invoice in read_paid_invoices(api, plan.created_gte, plan.upper, parallelism, prepare):
+            newest = self._take_prefetched("newest", None)
+            invoices = read_paid_invoices(
+                api,
+                plan.created_gte,
+                plan.upper,
+                self._parallelism,
+                prepare,
+                newest=newest[0] if newest is not None else None,
+                newest_seconds=newest[1] if newest is not None else None,
+                rate=float(self.config.get("max_requests_per_second", 20)),
+            )
+            for invoice in invoices:
                 yield invoice, None
             return
-        params: list[tuple[str, Any]] = [("types[]", "invoice.paid")]
-        if plan.created_gte is not None:
-            params.append(("created[gte]", plan.created_gte))
-        params.extend([("created[lt]", plan.upper), ("limit", 100)])
-        for event in api.list_all("/v1/events", params):
+        for event in self._events(api, plan):
             obj = (event.get("data") or {}).get("object") or {}
             if event.get("type") != "invoice.paid" or obj.get("object", "invoice") != "invoice":
                 continue
@@ -107,7 +193,9 @@ class SubscriptionBilledStream(ExactlyOnceStream):
             allow_test_mode=self.allow_test_mode,
             include_zero_amount=bool(self.config.get("include_zero_amount", False)),
         )
-        prices = PriceCache(api)
+        prices = PriceCache(api, single_only=self._few_prices(plan, rules))
+        if plan.mode == "backfill" and not plan.empty and self._parallelism > 1:
+            prices.warm_in_background()  # overlapped with the search for the oldest invoice and the slices
         emails = CustomerEmails(api)
         for invoice, event_created in self._sources(api, plan):
             reason = rec.filter_reason(invoice, rules, from_paid_event=event_created is not None)
@@ -118,3 +206,30 @@ class SubscriptionBilledStream(ExactlyOnceStream):
             assert paid is not None
             build = partial(self._build, api, invoice, prices, emails)
             yield Candidate(str(invoice.get("id")), paid, event_created, build)
+        if prices.walk_pages is not None:
+            self.stream_state[PRICE_WALK_PAGES_KEY] = prices.walk_pages
+
+    def _few_prices(self, plan: ReadPlan, rules: rec.Rules) -> bool:
+        """True when this run needs fewer distinct prices than the last price walk had pages: an events
+        run whose whole window is its first page (fewer than 100 events, already read for the clock)."""
+        walk_pages = self.stream_state.get(PRICE_WALK_PAGES_KEY)
+        found = getattr(self, "_prefetched", None)
+        if plan.mode != "incremental" or not isinstance(walk_pages, int) or found is None:
+            return False
+        if found[0] != "events" or found[1] != plan.created_gte:
+            return False
+        first = found[2] or []
+        if len(first) >= 100:
+            return False  # maybe more pages: the walk is the safe choice
+        needed: set[str] = set()
+        for event in first:
+            invoice = (event.get("data") or {}).get("object") or {}
+            if event.get("type") != "invoice.paid" or rec.filter_reason(invoice, rules, from_paid_event=True):
+                continue
+            lines = (invoice.get("lines") or {}).get("data") or []
+            main = rec.main_line([rec.parse_line(line) for line in lines])
+            if main is not None and main.price_id:
+                needed.add(main.price_id)
+            if (invoice.get("lines") or {}).get("has_more"):
+                return False  # its main line may be on a later page
+        return len(needed) < walk_pages

@@ -141,7 +141,7 @@ class TapStripeBilling(Tap):
         th.Property(
             "backfill_parallelism",
             th.IntegerType,
-            default=8,
+            default=16,
             description="Concurrent created-time slices in a backfill (1 = sequential)",
         ),
     ).to_dict()

@@ -130,14 +130,16 @@ class Transport:
         # latency, and every microsecond per request is one less for reading records).
         self._queue: queue.SimpleQueue[tuple[Delivery, int, str] | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
+        self._workers_lock = threading.Lock()
 
     def _start_workers(self) -> None:
-        if self._workers:
-            return
-        for number in range(self.max_concurrency):
-            worker = threading.Thread(target=self._work, name=f"kissmetrics-send-{number}", daemon=True)
-            worker.start()
-            self._workers.append(worker)
+        with self._workers_lock:  # sinks drain in parallel: start the workers once
+            if self._workers:
+                return
+            for number in range(self.max_concurrency):
+                worker = threading.Thread(target=self._work, name=f"kissmetrics-send-{number}", daemon=True)
+                worker.start()
+                self._workers.append(worker)
 
     def _work(self) -> None:
         while True:
@@ -212,9 +214,10 @@ class Transport:
         return self.wait(delivery)
 
     def close(self) -> None:
-        for _ in self._workers:
+        with self._workers_lock:
+            workers, self._workers = self._workers, []
+        for _ in workers:
             self._queue.put(_STOP)
-        for worker in self._workers:
+        for worker in workers:
             worker.join()
-        self._workers = []
         self._pool.close()
