@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import sys
 from typing import Any
 
@@ -28,7 +27,9 @@ class RecordBufferingWriter(SingerWriter):
     ``PYTHONUNBUFFERED`` even without the flush), and, with the backfill threads busy, a wait for the
     GIL after each. Here RECORD lines are collected and written together; every other message (SCHEMA,
     STATE, ...) first writes what is collected, then itself, then flushes, so a STATE line never reaches
-    the target before the records it follows. What is left at exit is written then (``atexit``).
+    the target before the records it follows. singer-sdk ends every stream's sync with a STATE message,
+    so nothing is left behind after a run; a run that fails may leave up to a block of records unwritten,
+    which is harmless (records carry no state: the next run replays them).
     """
 
     BLOCK = 65_536
@@ -37,7 +38,6 @@ class RecordBufferingWriter(SingerWriter):
         super().__init__()
         self._pending: list[str] = []
         self._size = 0
-        atexit.register(self.flush)
 
     def write_message(self, message: Any) -> None:
         line = self.format_message(message) + "\n"
