@@ -14,6 +14,15 @@ from target_kissmetrics.target import TargetKissmetrics
 from stand_ins.processes import REPO_ROOT
 
 START, END = "<!-- settings:start -->", "<!-- settings:end -->"
+# singer-sdk's own settings, which it appends to a plugin's class schema once a plugin is instantiated:
+# `--about` lists those; the README documents ours.
+SDK_BUILT_INS = frozenset(
+    (
+        "stream_maps", "stream_map_config", "faker_config", "flattening_enabled", "flattening_max_depth",
+        "flattening_max_key_length", "flattening_separator", "batch_config", "add_record_metadata",
+        "load_method", "batch_size_rows", "validate_records",
+    )
+)  # fmt: skip
 
 
 def _default(prop: dict[str, Any]) -> str:
@@ -35,6 +44,8 @@ def tables() -> str:
             "|---|:-:|---|---|",
         ]
         for name, prop in schema["properties"].items():
+            if name in SDK_BUILT_INS:
+                continue
             secret = " (secret)" if prop.get("secret") or prop.get("writeOnly") else ""
             needed = "yes" if name in required else ""
             rows.append(f"| `{name}`{secret} | {needed} | {_default(prop)} | {prop.get('description', '')} |")

@@ -27,7 +27,15 @@ from singer_sdk import Stream
 
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.records import FilterReason
-from tap_stripe_billing.state import dedupe_key, finalize, parse_timestamp, read_bookmark, read_emitted
+from tap_stripe_billing.state import (
+    dedupe_key,
+    finalize,
+    next_bookmark,
+    parse_timestamp,
+    read_bookmark,
+    read_emitted,
+    retention_floor,
+)
 from tap_stripe_billing.windows import ReadPlan, WindowSettings, in_window, plan_read, upper_bound
 
 if TYPE_CHECKING:
@@ -171,6 +179,8 @@ class ExactlyOnceStream(Stream):
         api = self.api
         filtered: Counter[str] = Counter()
         emitted = dict(previously_emitted)
+        # Only entries the end-of-run state keeps are collected, so memory does not grow with the run.
+        keep_from = retention_floor(next_bookmark(previous_bookmark, plan.upper), settings.overlap)
         this_run: set[str] = set()
         count = 0
 
@@ -194,7 +204,9 @@ class ExactlyOnceStream(Stream):
                 filtered[record] += 1
                 continue
             this_run.add(item.ident)
-            emitted[item.ident] = dedupe_key(item.at, item.observed)
+            key = dedupe_key(item.at, item.observed)
+            if key >= keep_from:
+                emitted[item.ident] = key
             count += 1
             yield record
 

@@ -79,10 +79,20 @@ def dedupe_key(paid_at: int, event_created: int | None) -> int:
     return paid_at if event_created is None else max(paid_at, int(event_created))
 
 
+def next_bookmark(previous_bookmark: int | None, upper: int) -> int:
+    """The bookmark a complete run writes: its U, never moving back."""
+    return upper if previous_bookmark is None else max(previous_bookmark, upper)
+
+
+def retention_floor(bookmark: int, overlap_seconds: int) -> int:
+    """Dedupe entries with a key at or above this are kept for the next run (bookmark - 2 x overlap)."""
+    return bookmark - 2 * overlap_seconds
+
+
 def retained(emitted: Mapping[str, int], new_bookmark: int, overlap_seconds: int) -> list[list[Any]]:
     """The dedupe entries the next run still needs (key ≥ new bookmark - 2 x overlap), sorted."""
-    threshold = new_bookmark - 2 * overlap_seconds
-    return [[invoice_id, key] for invoice_id, key in sorted(emitted.items()) if key >= threshold]
+    floor = retention_floor(new_bookmark, overlap_seconds)
+    return [[invoice_id, key] for invoice_id, key in sorted(emitted.items()) if key >= floor]
 
 
 def finalize(
@@ -101,7 +111,7 @@ def finalize(
     """
     for key in _SDK_TRANSIENT_KEYS:
         stream_state.pop(key, None)
-    new_bookmark = upper if previous_bookmark is None else max(previous_bookmark, upper)
+    new_bookmark = next_bookmark(previous_bookmark, upper)
     stream_state["replication_key"] = replication_key
     stream_state["replication_key_value"] = to_iso(new_bookmark)
     stream_state[EMITTED_KEY] = retained(emitted, new_bookmark, overlap_seconds)

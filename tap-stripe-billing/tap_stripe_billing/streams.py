@@ -162,18 +162,20 @@ class SubscriptionBilledStream(ExactlyOnceStream):
 
     def _complete_lines(self, api: StripeAPI, plan: ReadPlan, page: list[dict[str, Any]]) -> None:
         """In a backfill slice's thread: fetch now the lines of each invoice that will be emitted and does
-        not embed them all, so these requests run in parallel too (``_all_lines`` then finds them)."""
+        not embed them all, so these requests run in parallel too (``_all_lines`` then finds them), and
+        slim every invoice of the page to what the records read."""
         rules = rec.Rules(
             allow_test_mode=self.allow_test_mode,
             include_zero_amount=bool(self.config.get("include_zero_amount", False)),
         )
-        for invoice in page:
+        for index, invoice in enumerate(page):
             lines = invoice.get("lines") or {}
             paid = rec.paid_at(invoice)
-            if not lines.get("has_more") or rec.filter_reason(invoice, rules) is not None or paid is None:
-                continue
-            if in_window(paid, plan):
+            wanted = rec.filter_reason(invoice, rules) is None and paid is not None and in_window(paid, plan)
+            if wanted and lines.get("has_more"):
                 invoice["lines"] = {**lines, "data": self._all_lines(api, invoice), "has_more": False}
+            # Queued pages keep only what the records need: peak memory stays flat (see backfill.py).
+            page[index] = rec.slim_invoice(invoice)
 
     def _all_lines(self, api: StripeAPI, invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
         lines = invoice.get("lines") or {}

@@ -16,6 +16,7 @@ from tap_stripe_billing.lifecycle_streams import (
     SubscriptionChangedStream,
     SubscriptionRefundedStream,
 )
+from tap_stripe_billing.memory import cap_malloc_arenas
 from tap_stripe_billing.settings import check_settings
 from tap_stripe_billing.streams import SubscriptionBilledStream
 
@@ -163,6 +164,7 @@ class TapStripeBilling(Tap):
     @classmethod
     def invoke(cls, *args: Any, **kwargs: Any) -> None:
         """Run the CLI; a TapStripeBillingError ends it with one line on stderr and exit code 1."""
+        cap_malloc_arenas()  # before any backfill thread: see memory.py
         try:
             super().invoke(*args, **kwargs)
         except TapStripeBillingError as exc:

@@ -16,28 +16,13 @@ import yaml
 from tap_stripe_billing.tap import TapStripeBilling
 from target_kissmetrics.target import TargetKissmetrics
 
+from scripts.settings_tables import SDK_BUILT_INS
 from stand_ins.processes import REPO_ROOT
 
 PROJECT: dict[str, Any] = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
 PLUGINS = {
     "tap-stripe-billing": (PROJECT["plugins"]["extractors"][0], TapStripeBilling),
     "target-kissmetrics": (PROJECT["plugins"]["loaders"][0], TargetKissmetrics),
-}
-
-
-SDK_BUILT_INS = {
-    "stream_maps",
-    "stream_map_config",
-    "faker_config",
-    "flattening_enabled",
-    "flattening_max_depth",
-    "flattening_max_key_length",
-    "flattening_separator",
-    "batch_config",
-    "add_record_metadata",
-    "load_method",
-    "batch_size_rows",
-    "validate_records",
 }
 
 
