@@ -1,4 +1,4 @@
-"""Stripe-shaped payloads built from Stripe's own example objects (../shared/stripe-fixtures)."""
+"""Stripe-shaped payloads built from Stripe's own example objects (stripe-fixtures/ at the repository root)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path("/work/shared/stripe-fixtures/fixtures.json")
+FIXTURES = Path(__file__).resolve().parents[2] / "stripe-fixtures" / "fixtures.json"
 
 
 @cache
