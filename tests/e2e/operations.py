@@ -103,6 +103,21 @@ def requests_at_least(pipeline: LocalPipeline, count: int) -> Callable[[], bool]
     return lambda: bool(pipeline.kissmetrics.control("count")["requests"] >= count)
 
 
+def tap_finished_and_requests(
+    pipeline: LocalPipeline, process: subprocess.Popen[str], count: int
+) -> Callable[[], bool]:
+    """The moment the issue describes: the tap has ended (its STATE is in the target's input) and
+    KISSmetrics got ``count`` requests, with the rest of the events still to send."""
+
+    def due() -> bool:
+        running = descendants(process.pid).values()
+        tap_alive = any("bin/tap-stripe-billing" in cmd for cmd in running)
+        target_alive = any("bin/target-kissmetrics" in cmd for cmd in running)
+        return target_alive and not tap_alive and requests_at_least(pipeline, count)()
+
+    return due
+
+
 def descendants(pid: int) -> dict[int, str]:
     """pid -> command line of every live process below ``pid``."""
     children: dict[int, list[int]] = {}

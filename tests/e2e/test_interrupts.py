@@ -26,10 +26,10 @@ from .operations import (
     finish,
     journal_counts,
     last_lines,
-    requests_at_least,
     start_meltano_run,
     start_shell_recipe,
     state_of,
+    tap_finished_and_requests,
     target_pid,
     wait_until,
 )
@@ -51,6 +51,7 @@ def slow_kissmetrics(pipeline: LocalPipeline) -> None:
 
 
 def rerun_and_check(pipeline: LocalPipeline, journal: Path) -> None:
+    assert journal_counts(journal).get("pending", 0) > 0, "the signal came while events were undelivered"
     pipeline.kissmetrics.control("latency", {"ms": 0})
     again = pipeline.meltano_run()
     assert again.returncode == 0, last_lines(again.stderr)
@@ -64,10 +65,11 @@ def test_signal_to_the_whole_meltano_run_mid_delivery(pipeline: LocalPipeline, s
     slow_kissmetrics(pipeline)
     env = pipeline.meltano_env(**SLOW)
     run = start_meltano_run(env)
-    wait_until(requests_at_least(pipeline, 60), run)
+    wait_until(tap_finished_and_requests(pipeline, run, 30), run)
     os.killpg(run.pid, sig)
     code, output = finish(run)
     assert code != 0, last_lines(output)
+    assert f"Interrupted by {sig.name}" in output, "the target reported the interruption, not success"
     assert "bookmarks" not in str(state_of(env)), "Meltano saved no bookmark"
     rerun_and_check(pipeline, Path(env["TARGET_KISSMETRICS_JOURNAL_PATH"]))
     assert KISSMETRICS_KEY not in output
@@ -78,7 +80,7 @@ def test_sigterm_to_the_target_alone_mid_delivery(pipeline: LocalPipeline) -> No
     slow_kissmetrics(pipeline)
     env = pipeline.meltano_env(**SLOW)
     run = start_meltano_run(env)
-    wait_until(requests_at_least(pipeline, 60), run)
+    wait_until(tap_finished_and_requests(pipeline, run, 30), run)
     os.kill(target_pid(run), signal.SIGTERM)
     code, output = finish(run)
     assert code != 0, last_lines(output)
@@ -109,12 +111,13 @@ def test_signal_to_the_shell_recipe_mid_delivery(
     _write(tmp_path / "target.json", pipeline.target_config(journal_path=str(journal), max_concurrency=2))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_", "TARGET_", "MELTANO_"))}
     run = start_shell_recipe(tmp_path, env)
-    wait_until(requests_at_least(pipeline, 60), run)
+    wait_until(tap_finished_and_requests(pipeline, run, 30), run)
     os.killpg(run.pid, sig)
     code, output = finish(run)
     assert code != 0, last_lines(output)
     assert f"Interrupted by {sig.name}" in output
     assert not (tmp_path / "state.json").exists(), "no state was kept"
+    assert journal_counts(journal).get("pending", 0) > 0, "the signal came while events were undelivered"
     pipeline.kissmetrics.control("latency", {"ms": 0})
     again = start_shell_recipe(tmp_path, env)
     code, output = finish(again)
