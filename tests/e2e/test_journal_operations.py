@@ -138,3 +138,37 @@ def assert_exactly_once_so_far(pipeline: LocalPipeline, count: int) -> bool:
     assert len(events) == count, "nothing was sent by the refused run"
     assert all(e["person"] == e["person"].strip().lower() for e in events)
     return True
+
+
+@contextlib.contextmanager
+def tiny_tmpfs(where: Path, size: str) -> Iterator[Path]:
+    """A real small filesystem (needs root and mount permission: skipped where there is none)."""
+    where.mkdir()
+    options = f"size={size},mode=0700"
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()[:100]}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_full_disk_under_the_journal_is_one_line_then_the_next_run_completes(
+    pipeline: LocalPipeline, tmp_path: Path
+) -> None:
+    """#15 item 9: on main, a traceback. The journal sits on a 96 KiB tmpfs, which fills mid-run."""
+    with tiny_tmpfs(tmp_path / "small", "96k") as small:
+        env = {"TARGET_KISSMETRICS_JOURNAL_PATH": str(small / "journal.sqlite")}
+        full = pipeline.meltano_run(**env)
+        assert full.returncode != 0
+        output = full.stdout + full.stderr
+        assert "could not be written (database or disk is full)" in output, last_lines(output)
+        assert "Traceback" not in output
+        assert "bookmarks" not in pipeline.meltano("state", "get", STATE_ID).stdout
+        subprocess.run(["mount", "-o", "remount,size=16m", str(small)], check=True)  # space freed
+        ok(pipeline.meltano_run(**env))
+        assert assert_exactly_once(pipeline) > 100
+        assert journal_counts(small / "journal.sqlite").get("pending", 0) == 0
