@@ -6,7 +6,8 @@ sink adds requests to it while it is still reading records (so sending overlaps 
 all of them. Timeouts, connection errors, 429 and 5xx are retried up to ``max_retries`` times with
 exponential backoff and full jitter; any other non-2xx answer is fatal (KISSmetrics answers 200 to
 everything, so it means the tracking URL is wrong). Once one request of a batch has failed for good,
-the batch's requests not yet sent are not started. Error texts never contain the URL (the key is in it).
+the batch's requests not yet sent are not started; once the transport is halted (a signal), no request
+of any batch is started or retried. Error texts never contain the URL (the key is in it).
 """
 
 from __future__ import annotations
