@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
 ) WITHOUT ROWID
 """,
     "CREATE TABLE IF NOT EXISTS journal_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # Every run starts by re-sending what is pending: find those without reading every delivered row.
+    "CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (created_at) WHERE status = 'pending'",
 )
 
 

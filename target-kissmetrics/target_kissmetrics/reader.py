@@ -61,6 +61,7 @@ class QuietSingerReader(SingerReader):
         return super().process_lines(t.cast("t.IO[str]", lines), callbacks)
 
     def _lines(self, source: Iterable[str]) -> Iterator[str]:
+        self.stop.check()
         if self.on_start is not None:
             self.on_start()
         lines = iter(source)

@@ -63,15 +63,16 @@ class TargetKissmetrics(StateGate):
             setup_mapper=setup_mapper,
             **kwargs,
         )
+        reader = self.message_reader
+        assert isinstance(reader, QuietSingerReader)
+        self.stop = reader.stop
+        replace_termination_handlers(make_handler(self.stop, lambda: reader.reading, self._announce_stop))
         self.settings = Settings.from_config(self.config)
         install_redaction([self.settings.api_key], [self.logger])
         self.mappings: dict[str, EventMapping] = resolve_mappings(self.config.get("event_mappings"))
         for mapping in self.mappings.values():
             check_mapping(mapping)
         self.summary = RunSummary()
-        reader = self.message_reader
-        assert isinstance(reader, QuietSingerReader)
-        self.stop = reader.stop
         self.delivery: DeliveryRun | None = None
         if not self.settings.dry_run:
             self.delivery = DeliveryRun(
@@ -90,7 +91,6 @@ class TargetKissmetrics(StateGate):
                 self.logger,
             )
             reader.on_start = self.delivery.recover_pending
-        replace_termination_handlers(make_handler(self.stop, lambda: reader.reading, self._announce_stop))
 
     def _open_journal(self) -> Journal:
         path = self.settings.journal_path
