@@ -91,7 +91,10 @@ def adopt_legacy_journal(path: Path) -> bool:
 def _create_owner_only(path: Path) -> None:
     """Create the folder (0700) and the file (0600) if missing; make an existing file 0600 too."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, _OWNER_ONLY))
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, _OWNER_ONLY))
+    except OSError:
+        return  # not a file we can create: SQLite says why, in its words
     for sibling in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if sibling.exists() and sibling.stat().st_mode & 0o077:
             sibling.chmod(_OWNER_ONLY)
