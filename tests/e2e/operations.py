@@ -46,7 +46,8 @@ def assert_exactly_once(pipeline: LocalPipeline) -> int:
     for event in pipeline.received():
         names = EVENT_KEYS.get(event["event"])
         fields = tuple(event["properties"].get(n, "") for n in names) if names else (str(event["timestamp"]),)
-        identities[(event["event"], event["person"], *fields)] += 1
+        identity = (event["event"], event["person"], *fields)
+        identities[identity] += 1
     doubled = [identity for identity, count in identities.items() if count > 1]
     assert not doubled, f"events counted twice: {doubled[:3]}"
     assert pipeline.kissmetrics.control("violations") == []

@@ -161,14 +161,14 @@ def test_a_full_disk_under_the_journal_is_one_line_then_the_next_run_completes(
 ) -> None:
     """#15 item 9: on main, a traceback. The journal sits on a 96 KiB tmpfs, which fills mid-run."""
     with tiny_tmpfs(tmp_path / "small", "96k") as small:
-        env = {"TARGET_KISSMETRICS_JOURNAL_PATH": str(small / "journal.sqlite")}
-        full = pipeline.meltano_run(**env)
+        journal = str(small / "journal.sqlite")
+        full = pipeline.meltano_run(TARGET_KISSMETRICS_JOURNAL_PATH=journal)
         assert full.returncode != 0
         output = full.stdout + full.stderr
         assert "could not be written (database or disk is full)" in output, last_lines(output)
         assert "Traceback" not in output
         assert "bookmarks" not in pipeline.meltano("state", "get", STATE_ID).stdout
         subprocess.run(["mount", "-o", "remount,size=16m", str(small)], check=True)  # space freed
-        ok(pipeline.meltano_run(**env))
+        ok(pipeline.meltano_run(TARGET_KISSMETRICS_JOURNAL_PATH=journal))
         assert assert_exactly_once(pipeline) > 100
         assert journal_counts(small / "journal.sqlite").get("pending", 0) == 0

@@ -249,3 +249,20 @@ def test_flipping_lowercase_identity_is_refused_with_one_line(
     assert "lowercase_identity is false, but the events in the journal" in error
     assert len(standin.requests) == 2
     assert all(e.person == e.person.lower() for e in standin.dashboard())
+
+
+def test_a_journal_at_the_old_default_place_is_adopted(
+    standin: KissmetricsStandIn, config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upgrading without `meltano install` in between: the old journal still knows what was delivered."""
+    monkeypatch.setenv("MELTANO_PROJECT_ROOT", str(tmp_path))
+    monkeypatch.setenv("MELTANO_ENVIRONMENT", "prod")
+    legacy = tmp_path / ".meltano" / "run" / "target-kissmetrics" / "journal.sqlite"
+    run_in_process({**config, "journal_path": str(legacy)}, singer_lines(many(3), STATE))
+    assert len(standin.requests) == 3
+    defaults = {k: v for k, v in config.items() if k != "journal_path"}
+    run_in_process(defaults, singer_lines(many(3), STATE))
+    assert len(standin.requests) == 3, "nothing was sent again"
+    adopted = tmp_path / ".target-kissmetrics" / "prod" / "journal.sqlite"
+    assert counts(adopted) == {"delivered": 3}
+    assert stat.S_IMODE(adopted.stat().st_mode) == 0o600
