@@ -3,7 +3,6 @@ definitions with the README's own commands, run the pipeline, then select one st
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -31,12 +30,12 @@ KM_KEY = "km_adopt_SECRETCANARY_41c"
 STATE_ID = "dev:tap-stripe-billing-to-target-kissmetrics"  # `meltano init` makes `dev` the default
 
 
-def readme_add_commands() -> list[list[str]]:
-    """The `meltano add … --from-ref …` lines of the README's "Using it" section, as argument lists."""
+def readme_commands() -> list[list[str]]:
+    """The `meltano …` lines of the first shell block of the README's "In your own Meltano project"."""
     readme = (REPO_ROOT / "README.md").read_text()
-    section = readme.split("## Using it", 1)[1].split("\n## ", 1)[0]
-    lines = re.findall(r"^meltano add (--plugin-type \w+ [\w-]+ --from-ref \S+)$", section, re.M)
-    return [line.split() for line in lines]
+    section = readme.split("### In your own Meltano project", 1)[1].split("\n### ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split()[1:] for line in block.splitlines() if line.startswith("meltano ")]
 
 
 @pytest.fixture(scope="module")
@@ -66,15 +65,17 @@ def test_a_new_meltano_project_adds_both_plugins_and_delivers_exactly(
     assert "plugins" not in (project / "meltano.yml").read_text()
 
     # The README's commands, run as written, from definition files whose pip_url is this checkout.
-    commands = readme_add_commands()
-    assert [c[1:3] for c in commands] == [
-        ["extractor", "tap-stripe-billing"],
-        ["loader", "target-kissmetrics"],
+    add_extractor, add_loader, set_start_date, run_line = readme_commands()
+    assert [add_extractor[:4], add_loader[:4]] == [
+        ["add", "--plugin-type", "extractor", "tap-stripe-billing"],
+        ["add", "--plugin-type", "loader", "target-kissmetrics"],
     ]
+    assert set_start_date[:4] == ["config", "set", "tap-stripe-billing", "start_date"]
+    assert run_line == ["run", "tap-stripe-billing", "target-kissmetrics"]
     for name in ("tap-stripe-billing", "target-kissmetrics"):
         local_definition(name, project)
-    for command in commands:
-        added = meltano(project, "add", *command, env=env)
+    for command in (add_extractor, add_loader, set_start_date):
+        added = meltano(project, *command, env=env)
         assert added.returncode == 0, added.stdout[-2000:] + added.stderr[-3000:]
     project_file = (project / "meltano.yml").read_text()
     assert "utilities:" not in project_file, "no stray plugin (see the README's note on Meltano 4.4.1)"
@@ -84,7 +85,7 @@ def test_a_new_meltano_project_adds_both_plugins_and_delivers_exactly(
 
     with KissmetricsStandIn(api_key=KM_KEY) as km:
         env["TARGET_KISSMETRICS_TRACKING_URL"] = km.url
-        run = meltano(project, "run", "tap-stripe-billing", "target-kissmetrics", env=env)
+        run = meltano(project, *run_line, env=env)  # start_date: the environment's wins over meltano.yml
         assert run.returncode == 0, run.stderr[-4000:]
         want = expected_events(account, start, account.now - LAG)
         kinds = Counter(name for name, _, _ in want)
