@@ -25,9 +25,10 @@ STREAMS = ["subscription_billed", "subscription_canceled", "subscription_changed
 
 
 def run(
-    name: str, *args: str, stdin: str | None = None, cwd: Path | None = None
+    name: str, *args: str, stdin: str | None = None, cwd: Path | None = None, **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAP_STRIPE", "TARGET_KISS", "MELTANO"))}
+    env.update(extra_env)
     return subprocess.run(
         [str(VENV_BIN / name), *args],
         input=stdin,
@@ -203,3 +204,43 @@ def test_stream_maps_through_the_target(tap_output: str, tmp_path: Path) -> None
 
     assert upper == sorted(shout(r) for r in baseline)
     assert upper != baseline
+
+
+# -- settings from the environment (`--config ENV`, singer-sdk) ----------------------------------------
+@pytest.mark.slow
+def test_config_env_reads_settings_from_prefixed_environment_variables(
+    stripe: StripeStandIn, tap_output: str, tmp_path: Path
+) -> None:
+    start = to_iso(stripe.account.now - 40 * 86_400)
+    tap = run(
+        "tap-stripe-billing",
+        "--config",
+        "ENV",
+        TAP_STRIPE_BILLING_API_KEY=LIVE_KEY,
+        TAP_STRIPE_BILLING_API_URL=stripe.url,
+        TAP_STRIPE_BILLING_START_DATE=start,
+        TAP_STRIPE_BILLING_MAX_REQUESTS_PER_SECOND="500",
+    )
+    assert tap.returncode == 0, tap.stderr[-3000:]
+    records = [m["record"] for m in messages(tap.stdout) if m["type"] == "RECORD"]
+    same = [m["record"] for m in messages(tap_output) if m["type"] == "RECORD"]
+    assert sorted(map(json.dumps, records)) == sorted(map(json.dumps, same))  # backfill order varies
+    assert LIVE_KEY not in tap.stderr
+
+    with KissmetricsStandIn(api_key=KM_KEY) as km:
+        target = run(
+            "target-kissmetrics",
+            "--config",
+            "ENV",
+            stdin=tap_output,
+            cwd=tmp_path,
+            TARGET_KISSMETRICS_API_KEY=KM_KEY,
+            TARGET_KISSMETRICS_TRACKING_URL=km.url,
+            TARGET_KISSMETRICS_JOURNAL_PATH=str(tmp_path / "journal.sqlite"),
+        )
+        assert target.returncode == 0, target.stderr[-3000:]
+        assert len(km.requests) == sum(1 for r in records if r.get("customer_email"))
+        assert KM_KEY not in target.stderr
+    # Without the key, the tap stops with one line before any request.
+    missing = run("tap-stripe-billing", "--config", "ENV", TAP_STRIPE_BILLING_API_URL=stripe.url)
+    assert missing.returncode != 0 and "api_key" in missing.stderr
