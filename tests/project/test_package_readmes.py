@@ -32,3 +32,13 @@ def test_package_readme_installs_what_the_definition_installs(name: str) -> None
     assert add in ROOT_README.splitlines()
     pyproject = (REPO_ROOT / name / "pyproject.toml").read_text()
     assert re.search(r'^readme = "README.md"$', pyproject, re.M), "the sdist and wheel carry the README"
+
+
+@pytest.mark.parametrize("name", ["tap-stripe-billing", "target-kissmetrics"])
+def test_every_exact_pin_is_justified_in_the_readme(name: str) -> None:
+    """The package README's Dependencies section names exactly the requirements pinned with `==`."""
+    pyproject = (REPO_ROOT / name / "pyproject.toml").read_text()
+    block = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+    pins = {pin for pin in re.findall(r'"([^"]+)"', block) if "==" in pin}
+    section = (REPO_ROOT / name / "README.md").read_text().split("## Dependencies", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"`([\w-]+==[\w.]+)`", section)) == pins
