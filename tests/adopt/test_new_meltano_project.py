@@ -49,6 +49,7 @@ def stripe() -> Iterator[StripeStandIn]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # builds and installs packages: minutes on a loaded machine
 def test_a_new_meltano_project_adds_both_plugins_and_delivers_exactly(
     stripe: StripeStandIn, tmp_path: Path
 ) -> None:

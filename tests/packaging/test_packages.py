@@ -133,6 +133,7 @@ def stripe() -> Iterator[StripeStandIn]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # builds and installs packages: minutes on a loaded machine
 @pytest.mark.parametrize("resolution", ["lowest-direct", "highest"])
 def test_wheels_in_clean_venvs_run_the_pipe(
     resolution: str, dist: dict[str, tuple[Path, Path]], stripe: StripeStandIn, tmp_path: Path
