@@ -32,9 +32,15 @@ def readme_answers() -> dict[str, list[tuple[str, str]]]:
     return blocks
 
 
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One new project for both plugins (each `meltano` command costs seconds)."""
+    return init_project(tmp_path_factory.mktemp("custom"), clean_env())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PLUGIN_TYPE))
-def test_the_readme_custom_answers_add_a_working_plugin(name: str, tmp_path: Path) -> None:
+def test_the_readme_custom_answers_add_a_working_plugin(name: str, project: Path) -> None:
     answers = readme_answers()[name]
     prompts = [prompt for prompt, _ in answers]
     expected_prompts = ["namespace", "pip_url", "executable", "capabilities", "settings"]
@@ -42,7 +48,6 @@ def test_the_readme_custom_answers_add_a_working_plugin(name: str, tmp_path: Pat
         expected_prompts.remove("capabilities")  # Meltano asks only extractors
     assert prompts == expected_prompts
     env = clean_env()
-    project = init_project(tmp_path, env)
     stdin = "".join(f"{answer}\n" for _, answer in answers)
     added = meltano(
         project,
