@@ -34,7 +34,10 @@ def _default(prop: dict[str, Any]) -> str:
     return f"`{str(value).lower() if isinstance(value, bool) else value}`"
 
 
-def table(plugin: type[TapStripeBilling] | type[TargetKissmetrics]) -> str:
+Plugin = type[TapStripeBilling] | type[TargetKissmetrics]
+
+
+def table(plugin: Plugin) -> str:
     """One plugin's settings as a Markdown table (singer-sdk's built-ins left out)."""
     schema = plugin.config_jsonschema
     required = set(schema.get("required", []))
@@ -55,7 +58,7 @@ def tables() -> str:
 
 
 # Each package's README (its PyPI page) carries its own table between the same markers.
-PACKAGE_READMES = {
+PACKAGE_READMES: dict[Path, Plugin] = {
     REPO_ROOT / "tap-stripe-billing" / "README.md": TapStripeBilling,
     REPO_ROOT / "target-kissmetrics" / "README.md": TargetKissmetrics,
 }
