@@ -244,3 +244,32 @@ def test_config_env_reads_settings_from_prefixed_environment_variables(
     # Without the key, the tap stops with one line before any request.
     missing = run("tap-stripe-billing", "--config", "ENV", TAP_STRIPE_BILLING_API_URL=stripe.url)
     assert missing.returncode != 0 and "api_key" in missing.stderr
+
+
+@pytest.mark.slow
+def test_stream_maps_in_the_tap(tap_config: Path, tap_output: str, tmp_path: Path) -> None:
+    """The tap declares `stream-maps` too: a filter, a dropped field and a dropped stream, at the source."""
+    maps = {
+        "subscription_billed": {"__filter__": "bool(amount > 100)", "billing_reason": "__NULL__"},
+        "subscription_refunded": "__NULL__",
+    }
+    config = tmp_path / "tap.json"
+    config.write_text(json.dumps({**json.loads(tap_config.read_text()), "stream_maps": maps}))
+    done = run("tap-stripe-billing", "--config", str(config))
+    assert done.returncode == 0, done.stderr[-3000:]
+    mapped = messages(done.stdout)
+    want = []
+    for m in messages(tap_output):
+        if m["type"] != "RECORD" or m["stream"] == "subscription_refunded":
+            continue
+        record = dict(m["record"])
+        if m["stream"] == "subscription_billed":
+            if not record["amount"] > 100:
+                continue
+            del record["billing_reason"]
+        want.append(json.dumps([m["stream"], record], sort_keys=True))
+    got = [json.dumps([m["stream"], m["record"]], sort_keys=True) for m in mapped if m["type"] == "RECORD"]
+    assert sorted(got) == sorted(want)
+    assert any(m["stream"] == "subscription_billed" for m in mapped if m["type"] == "RECORD")
+    [billed_schema] = [m for m in mapped if m["type"] == "SCHEMA" and m["stream"] == "subscription_billed"]
+    assert "billing_reason" not in billed_schema["schema"]["properties"]
