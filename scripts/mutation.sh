@@ -20,9 +20,9 @@ TARGET=target-kissmetrics/target_kissmetrics
 
 # name | package folder | module | its fast unit tests (pytest node ids, space separated)
 MODULES=(
-  "records|$TAP|records.py|tests/tap/test_records.py tests/tap/test_windows_state.py"
-  "state|$TAP|state.py|tests/tap/test_windows_state.py"
-  "windows|$TAP|windows.py|tests/tap/test_windows_state.py"
+  "records|$TAP|records.py|tests/tap/test_records.py tests/tap/test_record_edges.py tests/tap/test_windows_state.py"
+  "state|$TAP|state.py|tests/tap/test_windows_state.py tests/tap/test_record_edges.py"
+  "windows|$TAP|windows.py|tests/tap/test_windows_state.py tests/tap/test_record_edges.py"
   "formatting|$TARGET|formatting.py|tests/target/test_formatting.py tests/target/test_golden_requests.py"
   "journal|$TARGET|journal.py|tests/target/test_journal.py"
   "lifecycle|$TAP|lifecycle.py|tests/tap/test_lifecycle_rules.py"
