@@ -150,6 +150,7 @@ def test_clock_reveals_payments_and_events() -> None:
         assert newer
 
 
+@pytest.mark.slow  # generates 100,000 invoices
 def test_hundred_thousand_invoices_generate() -> None:
     account = generate_account(AccountConfig(seed=1, invoices=100_000))
     assert sum(1 for i in account.invoices if i.livemode and i.created <= account.now) >= 100_000
