@@ -123,6 +123,8 @@ def test_no_key_in_any_output_or_file(pipeline: LocalPipeline, catalog: Path, tm
     for name, result in (("meltano ok", ok), ("meltano failed", failed)):
         outputs[f"{name}: stdout"] = result.stdout
         outputs[f"{name}: stderr"] = result.stderr
+    # This test's own system database (state, runs), then the files Meltano wrote for these runs.
+    outputs["meltano system database"] = (tmp_path / "meltano.db").read_bytes().decode("latin-1")
     meltano_files = own_meltano_files(tmp_path / "meltano.db", pipeline)
     for path, text in meltano_files:
         outputs[f"file {path.relative_to(REPO_ROOT)}"] = text
