@@ -22,7 +22,7 @@ DECIMAL = th.CustomType({"type": ["number", "string"], "pattern": r"^\s*[0-9]+(\
 
 # Checked in Settings.from_config, which names the setting: Meltano's `kind: integer` crashes on "0.5"
 # from the environment with a line that does not, so meltano.yml declares it as a string.
-WHOLE_NUMBER = th.CustomType({"type": ["integer", "number", "string"]})
+WHOLE_NUMBER = th.CustomType({"type": ["number", "string"]})
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
