@@ -39,3 +39,7 @@ class AccountConfig:
     no_email_share: float = 0.004  # customers with no email
     late_email_share: float = 0.01  # customers whose email is set 1-45 days after they were created
     many_items_share: float = 0.002  # subscriptions with 11-14 add-on items (invoices of > 10 lines)
+    # Payment kinds of real accounts (generator_billing_kinds.py); 0 keeps an account as it was.
+    charge_payment_share: float = 0.0  # invoice payments by a charge with no PaymentIntent
+    standalone_charge_share: float = 0.0  # one-off slots that are a charge of no invoice (often refunded)
+    shared_payment_share: float = 0.0  # subscription payments whose PaymentIntent also pays a one-off invoice

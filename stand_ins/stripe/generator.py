@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from . import generator_billing_kinds as kinds
 from .account import Account
 from .catalog import CURRENCIES, CURRENCY_WEIGHTS, INTERVALS, TIER_WEIGHTS, Catalog, build_catalog
 from .config import DAY, AccountConfig
 from .ids import IdFactory
 from .model import (
     Change,
+    Charge,
     CreditNote,
     Customer,
     Event,
@@ -66,6 +68,7 @@ class _Generator:
         self.refunds: list[Refund] = []
         self.credit_notes: list[CreditNote] = []
         self.payments: list[InvoicePayment] = []
+        self.charges: list[Charge] = []
         self.events: list[Event] = []
         self.live_count = 0
         self.one_off_count = 0
@@ -90,6 +93,7 @@ class _Generator:
             credit_notes=self.credit_notes,
             invoice_payments=self.payments,
             events=self.events,
+            charges=self.charges,
         )
 
     # -- building blocks -------------------------------------------------------------------------
@@ -157,11 +161,16 @@ class _Generator:
             inv.ch_id = self.ids.new("ch")
             inv.ip_id = self.ids.new("inpay")
             self.payments.append(InvoicePayment(inv.ip_id, inv, at))
+            kinds.charges_api_payment(self, inv)
 
     def pay(self, inv: Invoice, at: int) -> None:
         inv.paid_at = at
         inv.paid_amount = inv.amount_due
         self.emit("invoice.paid", at, inv)
+        if kinds.shared_payment(self, inv, at) is not None:
+            if self.rng.random() < 0.5:
+                self.refund(inv, credit_note=False)
+            return
         if inv.paid_amount > 0 and self.rng.random() < self.cfg.refund_share:
             self.refund(inv)
 
@@ -187,7 +196,7 @@ class _Generator:
         self.emit("invoice.marked_uncollectible", inv.uncollectible_at, inv)
         return False
 
-    def refund(self, inv: Invoice) -> None:
+    def refund(self, inv: Invoice, *, credit_note: bool = True) -> None:
         rng = self.rng
         assert inv.paid_at is not None
         at = inv.paid_at + rng.randint(3600, 20 * DAY)
@@ -206,7 +215,7 @@ class _Generator:
         self.emit("refund.created", at, refund)
         if status == "succeeded":
             self.emit("charge.refunded", at, refund)
-            if rng.random() < 0.5:
+            if credit_note and rng.random() < 0.5:
                 note = CreditNote(self.ids.new("cn"), inv, amount, at, refund)
                 note.number = f"{inv.number}-CN-{len(inv.credit_notes) + 1:02d}"
                 inv.credit_notes.append(note)
@@ -215,6 +224,8 @@ class _Generator:
 
     # -- one-off invoices ------------------------------------------------------------------------
     def one_off(self, livemode: bool) -> None:
+        if kinds.standalone_charge(self, livemode):
+            return
         rng = self.rng
         created = rng.randint(self.t0, self.t_end)
         cust = self.customer(livemode, created)

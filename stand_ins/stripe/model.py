@@ -265,18 +265,61 @@ class Invoice:
         return "open"
 
 
+class Charge:
+    """A Charges-API payment of no invoice (a one-off charge): refunds of it are not subscription refunds."""
+
+    __slots__ = ("amount", "created", "currency", "customer", "id", "livemode", "refunds")
+
+    def __init__(self, id: str, customer: Customer, amount: int, created: int) -> None:
+        self.id, self.customer, self.amount, self.created = id, customer, amount, created
+        self.currency, self.livemode = customer.currency, customer.livemode
+        self.refunds: list[Refund] = []
+
+
 class Refund:
-    __slots__ = ("amount", "created", "id", "invoice", "reason", "status")
+    """A refund of an invoice's payment, or (``invoice`` None) of a standalone :class:`Charge`."""
+
+    __slots__ = ("amount", "charge", "created", "id", "invoice", "reason", "status")
 
     def __init__(  # noqa: PLR0917
-        self, id: str, invoice: Invoice, amount: int, created: int, reason: str | None, status: str
+        self,
+        id: str,
+        invoice: Invoice | None,
+        amount: int,
+        created: int,
+        reason: str | None,
+        status: str,
+        charge: Charge | None = None,
     ) -> None:
         self.id, self.invoice, self.amount, self.created = id, invoice, amount, created
-        self.reason, self.status = reason, status
+        self.reason, self.status, self.charge = reason, status, charge
+
+    @property
+    def _source(self) -> Invoice | Charge:
+        source = self.invoice if self.invoice is not None else self.charge
+        assert source is not None
+        return source
 
     @property
     def livemode(self) -> bool:
-        return self.invoice.livemode
+        return self._source.livemode
+
+    @property
+    def ch_id(self) -> str | None:
+        return self.invoice.ch_id if self.invoice is not None else self._source.id
+
+    @property
+    def pi_id(self) -> str | None:
+        """None for a Charges-API payment (no PaymentIntent)."""
+        return self.invoice.pi_id if self.invoice is not None else None
+
+    @property
+    def currency(self) -> str:
+        return self._source.currency
+
+    @property
+    def customer(self) -> Customer:
+        return self._source.customer
 
 
 class CreditNote:

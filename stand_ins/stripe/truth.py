@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from .account import Account
-from .model import Invoice, Price
+from .model import Invoice, Price, Refund
 from .money import billing_length_months, iso, to_major
 
 _FOUR = Decimal("0.0001")
@@ -216,12 +216,24 @@ def expected_cancellations(
     return out
 
 
+def refund_invoice(account: Account, refund: Refund) -> Invoice | None:
+    """The invoice a refund counts against: the invoice its charge paid; when one PaymentIntent paid
+    several invoices, the one with the largest amount paid (ties: the earliest created, then the smallest
+    id); None for a standalone charge (no invoice)."""
+    inv = refund.invoice
+    if inv is None or inv.pi_id is None:
+        return inv
+    paid = [i for i in account.invoices if i.pi_id == inv.pi_id and i.paid_at is not None]
+    return min(paid, key=lambda i: (-i.paid_amount, i.created, i.id)) if paid else inv
+
+
 def expected_refunds(account: Account, before: int, after: int | None = None) -> dict[str, dict[str, Any]]:
     """refund_id -> expected refund record.
 
     Refunds with ``status == "succeeded"``, ``after <= created < before`` and ``created <= clock``, whose
     charge paid a live invoice with a subscription parent (the Refund has no ``livemode``: it comes from
-    the invoice/charge). Fields: ``refund_id``, ``invoice_id``, ``subscription_id``, ``customer_id``,
+    the invoice/charge; the invoice is :func:`refund_invoice`'s; a refund of a charge of no invoice is no
+    record). Fields: ``refund_id``, ``invoice_id``, ``subscription_id``, ``customer_id``,
     ``customer_email`` (the invoice rule of SPEC §2: invoice.customer_email else the customer's email,
     trimmed), ``refunded_at`` (ISO-8601 UTC of the refund's ``created``), ``amount`` (positive Decimal,
     major units), ``currency`` (lower-case), ``reason`` (Stripe's ``reason``, may be None).
@@ -229,8 +241,8 @@ def expected_refunds(account: Account, before: int, after: int | None = None) ->
     now = account.now
     out: dict[str, dict[str, Any]] = {}
     for refund in account.refunds:
-        inv = refund.invoice
-        if refund.status != "succeeded" or inv.sub is None or not inv.livemode:
+        inv = refund_invoice(account, refund)
+        if refund.status != "succeeded" or inv is None or inv.sub is None or not inv.livemode:
             continue
         if not _in_window(refund.created, now, before, after):
             continue

@@ -10,8 +10,14 @@
   new ones; walking a subscription's change invoices newest first from its current items undoes them.
 - **Cancellation reason**: the feedback as a label ("Too expensive"), else Stripe's reason as a label
   ("Cancellation requested"), then `` — comment`` when the customer left one.
-- **Refund**: a succeeded refund of a payment that paid a subscription invoice (linked by the caller
-  through the invoice payment), amount positive in major units.
+- **Refund**: a succeeded refund of a payment that paid a subscription invoice, amount positive in major
+  units. The link (``refund_link``): a PaymentIntent's invoices come from ``GET /v1/invoice_payments``
+  (``payment[type]=payment_intent``); a charge with no PaymentIntent (Charges API) cannot be filtered on
+  there, and since 2025-03-31.basil a Charge has no ``invoice``: the charge is read once in the last API
+  version that still has it (``CHARGE_INVOICE_VERSION``, Stripe's per-request ``Stripe-Version``), then
+  its invoice. A charge of no invoice is no subscription refund (skipped, counted ``not_invoiced``).
+  When one PaymentIntent paid several invoices, the refund counts against the invoice with the largest
+  amount paid (ties: the oldest invoice payment, then the smallest id): ``attributed_invoice``.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ class LifecycleReason:
     NOT_SUCCEEDED = "not_succeeded"
     NO_STATUS_CHANGE = "no_status_change"
     UNLINKED = "unlinked"
+    NOT_INVOICED = "not_invoiced"  # a refund of a charge that paid no invoice
     UNKNOWN_SUBSCRIPTION = "unknown_subscription"
 
 
@@ -276,8 +283,13 @@ def canceled_record(sub: Mapping[str, Any], email: str | None) -> dict[str, Any]
 
 
 # -- refunds ----------------------------------------------------------------------------------------------
-def refund_payment(refund: Mapping[str, Any]) -> tuple[str, str] | None:
-    """How to find the refunded invoice: (``payment[type]``, id) for ``GET /v1/invoice_payments``."""
+# The last API version in which a Charge carries ``invoice`` (2025-03-31.basil removed it).
+CHARGE_INVOICE_VERSION = "2025-02-24.acacia"
+
+
+def refund_link(refund: Mapping[str, Any]) -> tuple[str, str] | None:
+    """How to find the refunded invoice: ("payment_intent", id) for ``GET /v1/invoice_payments``, else
+    ("charge", id) for a Charges-API payment (no PaymentIntent), else None."""
     for kind in ("payment_intent", "charge"):
         value = refund.get(kind)
         if isinstance(value, Mapping):
@@ -285,6 +297,20 @@ def refund_payment(refund: Mapping[str, Any]) -> tuple[str, str] | None:
         if value:
             return kind, str(value)
     return None
+
+
+def attributed_invoice(invoice_payments: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The invoice (expanded) a refund of one payment counts against: among the payment's invoice payments
+    (paid ones first), the largest ``amount_paid``; ties: the oldest invoice payment, then the smallest id."""
+
+    def rank(ip: Mapping[str, Any]) -> tuple[int, int, int, str]:
+        unpaid = 0 if ip.get("status") == "paid" else 1
+        return (unpaid, -int(ip.get("amount_paid") or 0), int(ip.get("created") or 0), str(ip.get("id")))
+
+    linked = [ip for ip in invoice_payments if isinstance(ip.get("invoice"), Mapping)]
+    if not linked:
+        return None
+    return dict(min(linked, key=rank)["invoice"])
 
 
 def refund_record(refund: Mapping[str, Any], invoice: Mapping[str, Any], email: str | None) -> dict[str, Any]:
