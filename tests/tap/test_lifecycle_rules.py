@@ -218,7 +218,11 @@ def test_a_payment_intent_that_paid_several_invoices_is_attributed_by_the_docume
 
     one = [ip("inpay_a", "in_a", 900, 10)]
     assert (lc.attributed_invoice(one) or {})["id"] == "in_a"
-    several = [ip("inpay_a", "in_a", 900, 10), ip("inpay_b", "in_b", 4900, 20), ip("inpay_c", "in_c", 4900, 5)]
+    several = [
+        ip("inpay_a", "in_a", 900, 10),
+        ip("inpay_b", "in_b", 4900, 20),
+        ip("inpay_c", "in_c", 4900, 5),
+    ]
     assert (lc.attributed_invoice(several) or {})["id"] == "in_c"  # tie on amount: the oldest
     unpaid = [ip("inpay_d", "in_d", 99_999, 1, status="open"), ip("inpay_a", "in_a", 900, 10)]
     assert (lc.attributed_invoice(unpaid) or {})["id"] == "in_a"
