@@ -42,4 +42,5 @@ class AccountConfig:
     # Payment kinds of real accounts (generator_billing_kinds.py); 0 keeps an account as it was.
     charge_payment_share: float = 0.0  # invoice payments by a charge with no PaymentIntent
     standalone_charge_share: float = 0.0  # one-off slots that are a charge of no invoice (often refunded)
+    extra_currencies: tuple[str, ...] = ()  # e.g. catalog.EXTRA_CURRENCIES: ISK, UGX, HUF customers
     shared_payment_share: float = 0.0  # subscription payments whose PaymentIntent also pays a one-off invoice

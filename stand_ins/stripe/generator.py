@@ -7,7 +7,15 @@ from typing import Any
 
 from . import generator_billing_kinds as kinds
 from .account import Account
-from .catalog import CURRENCIES, CURRENCY_WEIGHTS, INTERVALS, TIER_WEIGHTS, Catalog, build_catalog
+from .catalog import (
+    CURRENCIES,
+    CURRENCY_WEIGHTS,
+    EXTRA_WEIGHT,
+    INTERVALS,
+    TIER_WEIGHTS,
+    Catalog,
+    build_catalog,
+)
 from .config import DAY, AccountConfig
 from .ids import IdFactory
 from .model import (
@@ -24,6 +32,7 @@ from .model import (
     Refund,
     Subscription,
 )
+from .money import whole
 from .people import person
 from .timeline import period_adder
 
@@ -58,9 +67,11 @@ class _Generator:
         self.t0 = cfg.now - cfg.history_days * DAY
         self.t_end = cfg.now + cfg.horizon_days * DAY
         self.event_from = cfg.now - cfg.event_history_days * DAY
+        self.currencies = CURRENCIES + cfg.extra_currencies
+        self.currency_weights = CURRENCY_WEIGHTS + (EXTRA_WEIGHT,) * len(cfg.extra_currencies)
         self.catalogs: dict[bool, Catalog] = {
-            True: build_catalog(self.rng, self.ids, True, self.t0),
-            False: build_catalog(self.rng, self.ids, False, self.t0),
+            True: build_catalog(self.rng, self.ids, True, self.t0, self.currencies),
+            False: build_catalog(self.rng, self.ids, False, self.t0, self.currencies),
         }
         self.customers: dict[bool, list[Customer]] = {True: [], False: []}
         self.subscriptions: list[Subscription] = []
@@ -118,7 +129,7 @@ class _Generator:
         name, email, email_set_at = person(
             rng, len(pool) + 1, created, livemode, self.cfg.no_email_share, self.cfg.late_email_share
         )
-        cur = currency or rng.choices(CURRENCIES, CURRENCY_WEIGHTS)[0]
+        cur = currency or rng.choices(self.currencies, self.currency_weights)[0]
         c = Customer(self.ids.new("cus"), name, email, email_set_at, created, livemode, cur)
         pool.append(c)
         return c
@@ -205,7 +216,7 @@ class _Generator:
         amount = (
             inv.paid_amount
             if rng.random() < 0.5 or inv.paid_amount < 2
-            else rng.randint(1, inv.paid_amount - 1)
+            else whole(rng.randint(1, inv.paid_amount - 1), inv.currency) or inv.paid_amount
         )
         roll = rng.random()
         status = "succeeded" if roll < 0.94 else "failed" if roll < 0.97 else "pending"
@@ -406,7 +417,7 @@ class _Generator:
         credit_line = self.line(
             old_price,
             old_qty,
-            -round(old_price.unit_amount * old_qty * frac),
+            -whole(round(old_price.unit_amount * old_qty * frac), sub.currency),
             at,
             p_end,
             True,
@@ -430,7 +441,7 @@ class _Generator:
             charge_line = self.line(
                 new_price,
                 new_qty,
-                round(new_price.unit_amount * new_qty * frac),
+                whole(round(new_price.unit_amount * new_qty * frac), sub.currency),
                 at,
                 p_end,
                 True,

@@ -17,10 +17,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-_ZERO = "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF"
-_THREE = "BHD JOD KWD OMR TND"
-ZERO_DECIMAL_CURRENCIES = frozenset(code.lower() for code in _ZERO.split(" "))
-THREE_DECIMAL_CURRENCIES = frozenset(code.lower() for code in _THREE.split(" "))
+# Stripe's API exponents: the one table of this package (Stripe's currencies page, "zero-decimal" and
+# "special cases"; SPEC §2). Every currency not listed is 2, and so are ISK and UGX although they have no
+# minor unit (Stripe writes 5 UGX as 500, always a multiple of 100), HUF and TWD.
+STRIPE_API_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(("bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga",
+                     "pyg", "rwf", "vnd", "vuv", "xaf", "xof", "xpf"), 0),
+    **dict.fromkeys(("bhd", "jod", "kwd", "omr", "tnd"), 3),
+}  # fmt: skip
+DEFAULT_EXPONENT = 2
 
 # Months per interval unit (SPEC §2).
 _MONTHS_PER_UNIT: dict[str, Decimal] = {
@@ -91,17 +96,13 @@ def price_info_from_payload(price: Mapping[str, Any]) -> PriceInfo:
 
 # -- amounts, lengths, times -------------------------------------------------------------------------
 def currency_exponent(currency: str) -> int:
-    """Decimal places of a currency's major unit (Stripe's list: 0, 3, else 2; ISK is 2)."""
-    code = currency.lower()
-    if code in ZERO_DECIMAL_CURRENCIES:
-        return 0
-    if code in THREE_DECIMAL_CURRENCIES:
-        return 3
-    return 2
+    """Decimal places of an amount in Stripe's API (``STRIPE_API_EXPONENTS``: 0, 3, else 2; ISK, UGX 2)."""
+    return STRIPE_API_EXPONENTS.get(currency.strip().lower(), DEFAULT_EXPONENT)
 
 
 def minor_to_major(amount_minor: int, currency: str) -> Decimal:
-    """Exact major-unit amount with exactly the currency's decimals: 4990 usd → 49.90, 5000 jpy → 5000."""
+    """Exact major-unit amount with exactly the currency's decimals in Stripe's API: 4990 usd → 49.90,
+    5000 jpy → 5000, 500000 ugx → 5000.00."""
     return Decimal(int(amount_minor)).scaleb(-currency_exponent(currency))
 
 
