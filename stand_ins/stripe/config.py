@@ -43,4 +43,8 @@ class AccountConfig:
     charge_payment_share: float = 0.0  # invoice payments by a charge with no PaymentIntent
     standalone_charge_share: float = 0.0  # one-off slots that are a charge of no invoice (often refunded)
     extra_currencies: tuple[str, ...] = ()  # e.g. catalog.EXTRA_CURRENCIES: ISK, UGX, HUF customers
-    shared_payment_share: float = 0.0  # subscription payments whose PaymentIntent also pays a one-off invoice
+    # subscription payments whose PaymentIntent also pays a one-off invoice
+    shared_payment_share: float = 0.0
+    # cancellations requested for the end of the period (the Customer Portal's default): Stripe's
+    # ``canceled_at`` is the request, ``ended_at`` and the ``deleted`` event the period end
+    period_end_cancel_share: float = 0.0

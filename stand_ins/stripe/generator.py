@@ -354,19 +354,33 @@ class _Generator:
                     )
                     continue
             if cancel_at is not None and cancel_at <= self.t_end:
-                self.cancel(sub, cancel_at, "cancellation_requested")
+                share = self.cfg.period_end_cancel_share
+                at_end = p_end if share and rng.random() < share else None
+                self.cancel(sub, cancel_at, "cancellation_requested", at_end)
                 sub.boundaries.append(p_end)
                 return
             k, p_start = k + 1, p_end
         sub.boundaries.append(p_start)
 
-    def cancel(self, sub: Subscription, at: int, reason: str) -> None:
+    def cancel(self, sub: Subscription, at: int, reason: str, period_end: int | None = None) -> None:
+        """Cancel now, or (``period_end``) at the end of the period: requested at ``at`` (Stripe's
+        ``canceled_at``), ended at ``period_end`` (``ended_at``, the ``deleted`` event)."""
         rng = self.rng
         sub.canceled_at, sub.cancel_reason = at, reason
+        sub.ended_at = at if period_end is None else period_end
         if reason == "cancellation_requested":
             sub.cancel_feedback = rng.choice(FEEDBACK)
             sub.cancel_comment = rng.choice(COMMENTS) if rng.random() < 0.3 else None
-        self.emit("customer.subscription.deleted", at, sub)
+        if period_end is not None:
+            sub.cancel_at_period_end = True
+            previous = {
+                "cancel_at": None,
+                "cancel_at_period_end": False,
+                "canceled_at": None,
+                "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+            }
+            self.emit("customer.subscription.updated", at, sub, previous)
+        self.emit("customer.subscription.deleted", sub.ended_at, sub)
 
     def change(  # noqa: PLR0917
         self, sub: Subscription, at: int, p_start: int, p_end: int, interval: str, count: int, credit: int

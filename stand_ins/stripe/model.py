@@ -113,6 +113,7 @@ class Change:
 class Subscription:
     __slots__ = (
         "boundaries",
+        "cancel_at_period_end",
         "cancel_comment",
         "cancel_feedback",
         "cancel_reason",
@@ -121,6 +122,7 @@ class Subscription:
         "created",
         "currency",
         "customer",
+        "ended_at",
         "id",
         "livemode",
         "trial_end",
@@ -140,7 +142,11 @@ class Subscription:
         self.versions: list[tuple[tuple[Item, ...], dict[str, str]]] = []
         self.boundaries: list[int] = []  # period starts; the last one is the end of the last period
         self.trial_end: int | None = None
+        # Stripe's ``canceled_at``: when the cancellation was requested (for a cancellation at period end,
+        # before the subscription ends); ``ended_at``: when it ended (status canceled from then on).
         self.canceled_at: int | None = None
+        self.ended_at: int | None = None
+        self.cancel_at_period_end = False
         self.cancel_reason: str | None = None
         self.cancel_feedback: str | None = None
         self.cancel_comment: str | None = None
@@ -161,7 +167,7 @@ class Subscription:
         return b[i], b[i + 1]
 
     def status_at(self, t: int) -> str:
-        if self.canceled_at is not None and t >= self.canceled_at:
+        if self.ended_at is not None and t >= self.ended_at:
             return "canceled"
         if self.trial_end is not None and t < self.trial_end:
             return "trialing"

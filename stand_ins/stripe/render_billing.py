@@ -45,7 +45,9 @@ def items_list(items: tuple[Item, ...], sub: Subscription, at: int) -> dict[str,
 def subscription(sub: Subscription, at: int, legacy: bool = False) -> dict[str, Any]:
     items, metadata = sub.version_at(at)
     status = sub.status_at(at)
+    requested = sub.canceled_at is not None and at >= sub.canceled_at
     canceled = status == "canceled"
+    at_period_end = requested and sub.cancel_at_period_end
     start, end = sub.period_at(at)
     out: dict[str, Any] = {
         "application": None,
@@ -56,13 +58,13 @@ def subscription(sub: Subscription, at: int, legacy: bool = False) -> dict[str, 
         "billing_mode": {"flexible": None, "type": "classic"},
         "billing_schedules": [],
         "billing_thresholds": None,
-        "cancel_at": None,
-        "cancel_at_period_end": False,
-        "canceled_at": sub.canceled_at if canceled else None,
+        "cancel_at": sub.ended_at if at_period_end else None,
+        "cancel_at_period_end": at_period_end,
+        "canceled_at": sub.canceled_at if requested else None,
         "cancellation_details": {
-            "comment": sub.cancel_comment if canceled else None,
-            "feedback": sub.cancel_feedback if canceled else None,
-            "reason": sub.cancel_reason if canceled else None,
+            "comment": sub.cancel_comment if requested else None,
+            "feedback": sub.cancel_feedback if requested else None,
+            "reason": sub.cancel_reason if requested else None,
         },
         "collection_method": "charge_automatically",
         "created": sub.created,
@@ -75,7 +77,7 @@ def subscription(sub: Subscription, at: int, legacy: bool = False) -> dict[str, 
         "default_tax_rates": [],
         "description": None,
         "discounts": [],
-        "ended_at": sub.canceled_at if canceled else None,
+        "ended_at": sub.ended_at if canceled else None,
         "id": sub.id,
         "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
         "items": items_list(items, sub, at),

@@ -192,15 +192,17 @@ def expected_cancellations(
 ) -> dict[str, dict[str, Any]]:
     """subscription_id -> expected cancellation record.
 
-    Subscriptions with ``status == "canceled"`` as of the clock and ``after <= canceled_at < before``,
-    live only unless ``include_test``. Fields: ``subscription_id``, ``customer_id``, ``customer_email``
-    (customer's email as of the clock, trimmed), ``canceled_at`` (ISO-8601 UTC), ``cancelation_reason``
+    Subscriptions with ``status == "canceled"`` as of the clock and ``after <= ended < before``, where
+    ended is when the subscription ended (Stripe's ``ended_at``; for a cancellation at period end Stripe's
+    ``canceled_at`` is the earlier moment it was requested), live only unless ``include_test``. Fields:
+    ``subscription_id``, ``customer_id``, ``customer_email`` (customer's email as of the clock, trimmed),
+    ``canceled_at`` (ISO-8601 UTC of when it ended), ``cancelation_reason``
     (see :func:`cancelation_reason`, from ``cancellation_details.{feedback, reason, comment}``).
     """
     now = account.now
     out: dict[str, dict[str, Any]] = {}
     for sub in account.subscriptions:
-        if sub.canceled_at is None or not _in_window(sub.canceled_at, now, before, after):
+        if sub.ended_at is None or not _in_window(sub.ended_at, now, before, after):
             continue
         if not sub.livemode and not include_test:
             continue
@@ -208,7 +210,7 @@ def expected_cancellations(
             "subscription_id": sub.id,
             "customer_id": sub.customer.id,
             "customer_email": _customer_email(sub.customer, now),
-            "canceled_at": iso(sub.canceled_at),
+            "canceled_at": iso(sub.ended_at),
             "cancelation_reason": cancelation_reason(
                 sub.cancel_feedback, sub.cancel_reason, sub.cancel_comment
             ),

@@ -8,6 +8,8 @@
   History older than the event retention is rebuilt from ``subscription_update`` (proration) invoices:
   each one's credit lines give the old price and quantity of the items it changed, its charge lines the
   new ones; walking a subscription's change invoices newest first from its current items undoes them.
+- **Cancellation**: its time is when the subscription ended (``ended_at``), not Stripe's ``canceled_at``
+  (the request: earlier for a cancellation at period end), see ``canceled_at``.
 - **Cancellation reason**: the feedback as a label ("Too expensive"), else Stripe's reason as a label
   ("Cancellation requested"), then `` — comment`` when the customer left one.
 - **Refund**: a succeeded refund of a payment that paid a subscription invoice, amount positive in major
@@ -266,8 +268,11 @@ def cancelation_reason(details: Mapping[str, Any] | None) -> str | None:
 
 
 def canceled_at(sub: Mapping[str, Any]) -> int | None:
-    """``canceled_at``, else ``ended_at`` (unix seconds)."""
-    value = sub.get("canceled_at") or sub.get("ended_at")
+    """When a canceled subscription ended: ``ended_at``, else (a payload without it) ``canceled_at``
+    (unix seconds). Stripe's ``canceled_at`` is when the cancellation was requested: for a cancellation at
+    period end (the Customer Portal's default) that is long before the subscription ends and before its
+    ``customer.subscription.deleted`` event, so it is neither the record's time nor its dedupe time."""
+    value = sub.get("ended_at") or sub.get("canceled_at")
     return int(value) if value is not None else None
 
 

@@ -176,7 +176,9 @@ def test_undo_change_from_proration_lines() -> None:
 )
 def test_cancelation_reason(details: dict[str, Any], label: str | None) -> None:
     assert lc.cancelation_reason(details) == label
-    sub = subscription([item("si_a", PRO)], status="canceled", canceled_at=1_790_000_000)
+    sub = subscription(
+        [item("si_a", PRO)], status="canceled", canceled_at=1_790_000_000, ended_at=1_790_000_000
+    )
     sub["cancellation_details"] = details
     record = lc.canceled_record(sub, "a@example.com")
     assert record == {
@@ -230,3 +232,21 @@ def test_a_payment_intent_that_paid_several_invoices_is_attributed_by_the_docume
     not_expanded = ip("inpay_e", "in_e", 900, 10)
     not_expanded["invoice"] = "in_e"
     assert lc.attributed_invoice([not_expanded]) is None
+
+
+def test_a_cancellation_at_period_end_is_timed_when_the_subscription_ended() -> None:
+    """Stripe's ``canceled_at`` is the request (the Customer Portal's default cancels at period end):
+    the record's time is ``ended_at``, the moment of ``customer.subscription.deleted``."""
+    requested, ended = 1_790_000_000, 1_791_000_000
+    sub = subscription(
+        [item("si_a", PRO)],
+        status="canceled",
+        cancel_at_period_end=True,
+        cancel_at=ended,
+        canceled_at=requested,
+        ended_at=ended,
+    )
+    assert lc.canceled_at(sub) == ended
+    assert lc.canceled_record(sub, None)["canceled_at"] == "2026-10-03T04:00:00+00:00"
+    sub.update(ended_at=None)  # a payload without ended_at: canceled_at
+    assert lc.canceled_at(sub) == requested
