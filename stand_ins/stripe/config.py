@@ -48,3 +48,7 @@ class AccountConfig:
     # cancellations requested for the end of the period (the Customer Portal's default): Stripe's
     # ``canceled_at`` is the request, ``ended_at`` and the ``deleted`` event the period end
     period_end_cancel_share: float = 0.0
+    # mid-period changes with proration_behavior=create_prorations (deferred to the next invoice, Stripe's
+    # default) and =none (no prorations); the rest are invoiced at once (always_invoice)
+    deferred_change_share: float = 0.0
+    none_change_share: float = 0.0

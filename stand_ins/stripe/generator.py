@@ -150,12 +150,17 @@ class _Generator:
     def invoice(
         self, customer: Customer, sub: Subscription | None, created: int, reason: str, lines: list[Line]
     ) -> Invoice:
-        inv = Invoice(self.ids.new("in"), customer, sub, created, reason, lines)
+        pending = kinds.take_pending(sub)
+        inv = Invoice(
+            self.ids.new("in"), customer, sub, created, reason, lines + [ln for _, g in pending for ln in g]
+        )
+        for change, _ in pending:
+            change.invoice = inv
         inv.number = f"{customer.id[-8:].upper()}-{len(self.invoices) + 1:05d}"
         if sub is not None:
             inv.sub_metadata = sub.versions[-1][1]
-            regular = [ln for ln in lines if not ln.proration]
-            pool = regular or [ln for ln in lines if ln.amount > 0] or lines
+            regular = [ln for ln in inv.lines if not ln.proration]
+            pool = regular or [ln for ln in inv.lines if ln.amount > 0] or inv.lines
             inv.main_line = max(pool, key=lambda ln: ln.amount)
         self.invoices.append(inv)
         if customer.livemode and created <= self.cfg.now:
@@ -470,6 +475,9 @@ class _Generator:
             if old_qty != new_qty:
                 previous["quantity"] = old_qty
         change.event_id = self.emit("customer.subscription.updated", at, sub, previous)
+        if kind != "swap" and kinds.not_invoiced_now(self, sub, change, [credit_line, charge_line]):
+            sub.changes.append(change)
+            return None
         inv = self.invoice(sub.customer, sub, at, "subscription_update", [credit_line, charge_line])
         inv.starting_balance = credit
         credit = min(0, inv.total + credit)

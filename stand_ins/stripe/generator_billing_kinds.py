@@ -6,6 +6,10 @@ switched on by its ``AccountConfig`` share so that other accounts stay the same,
   its refunds carry ``charge`` and ``payment_intent: null``.
 - **Standalone charges** (``standalone_charge_share``): a one-off charge of no invoice at all, refunded:
   not a subscription refund.
+- **Deferred and unprorated changes** (``deferred_change_share``, ``none_change_share``): a mid-period
+  change with ``proration_behavior=create_prorations`` (Stripe's default: the proration lines wait as
+  pending invoice items for the subscription's next invoice, no ``subscription_update`` invoice) or
+  ``none`` (no proration lines at all). A change of billing interval is always invoiced at once.
 - **One PaymentIntent, several invoices** (``shared_payment_share``): a subscription invoice and a one-off
   invoice of the same customer paid together by one PaymentIntent (``POST /v1/invoices/{id}/attach_payment``
   since 2025-03-31.basil); the refund of that PaymentIntent is attributed by the rule of
@@ -17,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .config import DAY
-from .model import Charge, Invoice, InvoicePayment, Refund
+from .model import Change, Charge, Invoice, InvoicePayment, Line, Refund, Subscription
 
 if TYPE_CHECKING:
     from .generator import _Generator
@@ -72,3 +76,28 @@ def shared_payment(gen: _Generator, inv: Invoice, at: int) -> Invoice | None:
     other.paid_amount = other.amount_due
     gen.emit("invoice.paid", at, other)
     return other
+
+
+def not_invoiced_now(gen: _Generator, sub: Subscription, change: Change, lines: list[Line]) -> bool:
+    """Maybe make a change deferred (its lines pending for the next invoice) or unprorated (no lines).
+    True when the change gets no invoice of its own."""
+    cfg, rng = gen.cfg, gen.rng
+    if not (cfg.deferred_change_share or cfg.none_change_share):
+        return False
+    roll = rng.random()
+    if roll < cfg.deferred_change_share:
+        change.behavior = "create_prorations"
+        sub.pending.append((change, lines))
+        return True
+    if roll < cfg.deferred_change_share + cfg.none_change_share:
+        change.behavior = "none"
+        return True
+    return False
+
+
+def take_pending(sub: Subscription | None) -> list[tuple[Change, list[Line]]]:
+    """The deferred prorations a new invoice of ``sub`` takes in (and clears)."""
+    if sub is None or not sub.pending:
+        return []
+    pending, sub.pending = sub.pending, []
+    return pending

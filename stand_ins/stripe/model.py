@@ -102,12 +102,16 @@ Item = tuple[str, Price, int]
 class Change:
     """A mid-period update decided by the generator (for the lifecycle ground truth)."""
 
-    __slots__ = ("at", "event_id", "invoice", "kind", "new_items", "old_items")
+    __slots__ = ("at", "behavior", "event_id", "invoice", "kind", "new_items", "old_items")
 
     def __init__(self, at: int, kind: str, old_items: tuple[Item, ...], new_items: tuple[Item, ...]) -> None:
         self.at, self.kind, self.old_items, self.new_items = at, kind, old_items, new_items
         self.event_id: str | None = None
+        # The invoice that carries its proration lines: its own ``subscription_update`` invoice
+        # (``always_invoice``), the next invoice of the subscription (``create_prorations``, Stripe's
+        # default), or none (``proration_behavior=none``, or deferred and not invoiced yet).
         self.invoice: Invoice | None = None
+        self.behavior = "always_invoice"
 
 
 class Subscription:
@@ -125,6 +129,7 @@ class Subscription:
         "ended_at",
         "id",
         "livemode",
+        "pending",
         "trial_end",
         "version_times",
         "versions",
@@ -151,6 +156,7 @@ class Subscription:
         self.cancel_feedback: str | None = None
         self.cancel_comment: str | None = None
         self.changes: list[Change] = []
+        self.pending: list[tuple[Change, list[Line]]] = []  # deferred prorations, not invoiced yet
 
     def add_version(self, at: int, items: tuple[Item, ...], metadata: dict[str, str]) -> None:
         self.version_times.append(at)

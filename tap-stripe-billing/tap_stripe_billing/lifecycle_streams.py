@@ -4,8 +4,9 @@ All three share the exactly-once loop of ``base.py`` (bookmark U on Stripe's clo
 dedupe set in state, state written only after every read) and say here what they read:
 
 - ``subscription_changed``: hourly, ``customer.subscription.updated`` events; backfill, those events for
-  the last 30 days (less an hour of margin) and, before that, the ``subscription_update`` (proration)
-  invoices, undone from the subscriptions' current items (one ``status=all`` walk).
+  the last 30 days (less an hour of margin) and, before that, the proration lines of the subscription
+  invoices (immediate and deferred prorations), walked back from the subscriptions' current items (one
+  ``status=all`` walk); see ``lifecycle.py``.
 - ``subscription_canceled``: hourly, ``customer.subscription.deleted``; backfill,
   ``GET /v1/subscriptions?status=canceled``.
 - ``subscription_refunded``: hourly, ``refund.created`` and ``refund.updated`` (to succeeded); backfill,
@@ -13,7 +14,8 @@ dedupe set in state, state written only after every read) and say here what they
   charge with no PaymentIntent through the charge read in an older API version (``lifecycle.py``).
 
 A change is identified in state by ``subscription@changed_at`` (its ``change_id`` is the event id, or the
-proration invoice id for history past the events, so the two sources would not meet on the id). A refund
+proration invoice id (``id@moment`` when it records several changes) for history past the events, so the
+two sources would not meet on the id). A refund
 read from the list is kept in the dedupe set as seen "now" when it is recent, so that a
 ``refund.updated`` to succeeded re-read in the next run's overlap is not emitted again.
 """
@@ -161,29 +163,36 @@ class SubscriptionChangedStream(LifecycleStream):
     def _from_invoices(
         self, api: StripeAPI, plan: ReadPlan, floor: int, prices: PriceCache, emails: CustomerEmails
     ) -> Iterator[Candidate | str]:
-        """Changes created before ``floor`` (past the events), from ``subscription_update`` invoices.
+        """Changes made before ``floor`` (past the events), from proration lines (``lc.invoiced_changes``):
+        on ``subscription_update`` invoices (immediate prorations) and on ordinary subscription invoices
+        (deferred prorations, Stripe's default).
 
-        Invoices are listed up to now (the later changes are needed to undo back to the older ones),
+        Invoices are listed up to now (the later changes are needed to walk back to the older ones),
         customers expanded; the subscriptions' current items come from one ``status=all`` walk, read
-        only when an old change exists.
+        only when an old change exists. A change is ``invoice id`` when its invoice records one change,
+        else ``invoice id@moment``.
         """
         params: list[tuple[str, Any]] = []
         if plan.created_gte is not None:
             params.append(("created[gte]", plan.created_gte))
         params.extend([("limit", 100), ("expand[]", "data.customer")])
-        by_sub: dict[str, list[dict[str, Any]]] = {}
+        # subscription -> [(moment, invoice id, customer, lines, changes on that invoice)]
+        by_sub: dict[str, list[tuple[int, str, str | None, list[lc.ChangeLine], int]]] = {}
         for invoice in api.list_all("/v1/invoices", params):
-            if invoice.get("billing_reason") != "subscription_update":
+            sub_id = rec.subscription_id(invoice)
+            if sub_id is None or not self._may_record_changes(invoice):
                 continue
             if not self._live_ok(invoice.get("livemode")):
                 yield FilterReason.TEST_MODE
                 continue
-            sub_id = rec.subscription_id(invoice)
-            if sub_id is None:
+            changes = lc.invoiced_changes(lc.change_lines(self._all_lines(api, invoice)))
+            if not changes:
                 continue
             emails.remember(invoice.get("customer"))
-            by_sub.setdefault(sub_id, []).append(invoice)
-        wanted = {s for s, invs in by_sub.items() if any(int(i["created"]) < floor for i in invs)}
+            for at, lines in changes:
+                entry = (at, str(invoice["id"]), rec.customer_id(invoice), lines, len(changes))
+                by_sub.setdefault(sub_id, []).append(entry)
+        wanted = {s for s, found in by_sub.items() if any(at < floor for at, *_ in found)}
         if not wanted:
             return
         price_of = self.price_resolver(prices)
@@ -198,27 +207,39 @@ class SubscriptionChangedStream(LifecycleStream):
                 continue
             state = self._all_items(api, sub, price_of)
             currency = str(sub.get("currency") or "")
-            invoices = sorted(by_sub[sub_id], key=lambda i: (int(i["created"]), str(i["id"])), reverse=True)
-            for invoice in invoices:
-                lines = lc.change_lines(self._all_lines(api, invoice))
-                before = lc.undo_change(state, lines, prices.lookup)
-                created = int(invoice["created"])
-                if created < floor:
+            for at, invoice_id, customer, lines, count in sorted(
+                by_sub[sub_id], key=lambda e: (e[0], e[1]), reverse=True
+            ):
+                after = lc.redo_change(state, lines, prices.lookup)
+                before = lc.undo_change(after, lines, prices.lookup)
+                if at < floor:
                     record = lc.change_record(
-                        change_id=str(invoice["id"]),
+                        change_id=invoice_id if count == 1 else f"{invoice_id}@{at}",
                         subscription_id=sub_id,
-                        customer_id=rec.customer_id(invoice),
-                        changed_at=created,
-                        currency=currency or str(invoice.get("currency") or ""),
+                        customer_id=customer,
+                        changed_at=at,
+                        currency=currency,
                         before=before,
-                        after=state,
+                        after=after,
                     )
                     if isinstance(record, str):
                         yield record
                     else:
                         build = partial(self._finish, record, emails)
-                        yield Candidate(f"{sub_id}@{created}", created, None, build)
+                        yield Candidate(f"{sub_id}@{at}", at, None, build)
                 state = before
+
+    @staticmethod
+    def _may_record_changes(invoice: Mapping[str, Any]) -> bool:
+        """An invoice that may carry proration lines: a ``subscription_update`` one, or one whose
+        embedded lines hold a proration, or (lines not all embedded) a renewal."""
+        reason = invoice.get("billing_reason")
+        lines = invoice.get("lines") or {}
+        if reason == "subscription_update":
+            return True
+        if lines.get("has_more"):
+            return reason == "subscription_cycle"
+        return any(rec.parse_line(line).is_proration for line in lines.get("data") or [])
 
     @staticmethod
     def _all_lines(api: StripeAPI, invoice: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -250,3 +250,62 @@ def test_a_cancellation_at_period_end_is_timed_when_the_subscription_ended() -> 
     assert lc.canceled_record(sub, None)["canceled_at"] == "2026-10-03T04:00:00+00:00"
     sub.update(ended_at=None)  # a payload without ended_at: canceled_at
     assert lc.canceled_at(sub) == requested
+
+
+def _si_line(amount: int, price_id: str, si: str, qty: int, *, proration: bool, start: int) -> Any:
+    ln = line(amount, price_id=price_id, proration=proration, start=start, end=start + 1_000_000)
+    ln["parent"]["subscription_item_details"]["subscription_item"] = si
+    ln["quantity"] = qty
+    ln["id"] = f"il_{si}_{start}_{amount}"
+    return ln
+
+
+def test_deferred_prorations_on_a_renewal_invoice_are_changes() -> None:
+    """Stripe's default (create_prorations) puts a change's proration lines on the next renewal invoice:
+    each group of lines with one period start is one change, made at that start; the renewal's own
+    lines are none."""
+    renewal = [
+        _si_line(3000, "price_pro", "si_a", 1, proration=False, start=2_000),
+        _si_line(-500, "price_basic", "si_a", 1, proration=True, start=1_500),
+        _si_line(1500, "price_pro", "si_a", 1, proration=True, start=1_500),
+        _si_line(-300, "price_pro", "si_a", 1, proration=True, start=1_800),
+        _si_line(600, "price_pro", "si_a", 2, proration=True, start=1_800),
+    ]
+    changes = lc.invoiced_changes(lc.change_lines(renewal))
+    assert [(at, [ln.amount for ln in group]) for at, group in changes] == [
+        (1_500, [-500, 1500]),
+        (1_800, [-300, 600]),
+    ]
+    swap = [  # an interval change resets the cycle: a credit proration and a regular charge, one start
+        _si_line(-2000, "price_pro", "si_a", 1, proration=True, start=1_700),
+        _si_line(9000, "price_pro_q", "si_a", 1, proration=False, start=1_700),
+    ]
+    assert [len(g) for _, g in lc.invoiced_changes(lc.change_lines(swap))] == [2]
+
+
+def test_a_later_change_without_an_invoice_does_not_disguise_an_invoiced_one() -> None:
+    """Basic -> Pro invoiced at once, then Pro -> Basic with proration_behavior=none (no invoice). Walked
+    back from the current items (Basic), the upgrade is still an upgrade: its "after" comes from its own
+    charge line, not from the current items."""
+    prices = {p["id"]: price_info_from_payload(p) for p in (BASIC, PRO)}
+    current = snapshot(subscription([item("si_a", BASIC)]))
+    upgrade = lc.change_lines(
+        [
+            _si_line(-500, "price_basic", "si_a", 1, proration=True, start=1_500),
+            _si_line(1500, "price_pro", "si_a", 1, proration=True, start=1_500),
+        ]
+    )
+    lookup = lambda pid, _embedded: prices.get(pid)  # noqa: E731
+    after = lc.redo_change(current, upgrade, lookup)
+    before = lc.undo_change(after, upgrade, lookup)
+    assert [p.price_id for _, p, _ in after] == ["price_pro"]
+    assert [p.price_id for _, p, _ in before] == ["price_basic"]
+    record = change(before, after)
+    assert isinstance(record, dict) and record["direction"] == "upgraded"
+    # an item the change added (charge only) and one it left alone
+    current = snapshot(subscription([item("si_a", BASIC)]))
+    added = lc.change_lines([_si_line(900, "price_pro", "si_b", 3, proration=True, start=1_500)])
+    assert [(si, p.price_id, q) for si, p, q in lc.redo_change(current, added, lookup)] == [
+        ("si_a", "price_basic", 1),
+        ("si_b", "price_pro", 3),
+    ]
