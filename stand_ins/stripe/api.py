@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import expand, params
+from . import expand, params, render_catalog
 from .account import Account
 from .errors import StripeError, missing
 from .keys import KeyInfo
@@ -169,6 +169,13 @@ def _cursor(call: Call, kind: str, label: str, param: str) -> tuple[int, str] | 
     return obj.created, obj.id
 
 
+def _includable(kind: str, paths: list[str], tiers_path: str) -> tuple[list[str], bool]:
+    """A Price's ``tiers`` are includable: absent unless expanded (``expand[]=tiers``)."""
+    if kind != "price" or tiers_path not in paths:
+        return paths, False
+    return [p for p in paths if p != tiers_path], True
+
+
 def list_handler(segment: str) -> Handler:
     kind, label, _ = KINDS[segment]
 
@@ -189,9 +196,10 @@ def list_handler(segment: str) -> Handler:
         before = _cursor(call, kind, label, "ending_before")
         lo, hi = coll.bounds(gte, lte)
         objs, more = coll.page(lo, hi, limit, keep, after=after, before=before)
+        paths, tiers = _includable(kind, paths, "data.tiers")
         out = {
             "object": "list",
-            "data": [render(kind, o, call.now) for o in objs],
+            "data": [render_catalog.price(o, tiers) if tiers else render(kind, o, call.now) for o in objs],
             "has_more": more,
             "url": f"/v1/{segment}",
         }
@@ -210,7 +218,9 @@ def retrieve_handler(segment: str) -> Handler:
         obj = call.account.get(kind, object_id)
         if not visible(call, kind, obj):
             raise missing(label, object_id)
-        out = render(kind, obj, call.now)
+        assert obj is not None
+        paths, tiers = _includable(kind, paths, "tiers")
+        out = render(kind, obj, call.now) if not tiers else render_catalog.price(obj, with_tiers=True)
         return expand.apply(out, paths, resolver(call)) if paths else out
 
     return handle

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from . import price_kinds as price_kinds_module
 from .config import DAY
 from .ids import IdFactory
 from .model import Price, Product
@@ -71,6 +72,8 @@ class Catalog:
     archived: dict[tuple[str, str, int], list[Price]] = field(default_factory=dict)
     legacy: dict[tuple[str, str, int], list[Price]] = field(default_factory=dict)
     addons: dict[tuple[str, str, int], list[Price]] = field(default_factory=dict)
+    # (currency, interval, count) -> kind (price_kinds.KINDS) -> [price per tier]
+    specials: dict[tuple[str, str, int], dict[str, list[Price]]] = field(default_factory=dict)
     one_offs: dict[str, list[Price]] = field(default_factory=dict)
 
 
@@ -129,8 +132,13 @@ class _Builder:
         return p
 
 
-def build_catalog(
-    rng: random.Random, ids: IdFactory, livemode: bool, t0: int, currencies: tuple[str, ...] = CURRENCIES
+def build_catalog(  # noqa: PLR0917
+    rng: random.Random,
+    ids: IdFactory,
+    livemode: bool,
+    t0: int,
+    currencies: tuple[str, ...] = CURRENCIES,
+    price_kinds: bool = False,
 ) -> Catalog:
     b = _Builder(ids, livemode, t0 - 400 * DAY)
     cat = b.cat
@@ -169,6 +177,25 @@ def build_catalog(
                 )
                 for i, ((name, cents), prod) in enumerate(zip(ADDONS, addon_products, strict=True))
             ]
+            if price_kinds:
+                cat.specials[key] = {
+                    kind: [
+                        price_kinds_module.shape(
+                            b.price(
+                                prod,
+                                currency,
+                                amount_for(cents, currency, interval, count),
+                                interval,
+                                count,
+                                nickname=f"{name} {label.capitalize()} ({kind})",
+                                tier=tier,
+                            ),
+                            kind,
+                        )
+                        for tier, ((name, cents), prod) in enumerate(zip(TIERS, tier_products, strict=True))
+                    ]
+                    for kind in price_kinds_module.KINDS
+                }
             if interval == "month" and count == 1 and currency in ("usd", "eur"):
                 cat.archived[key] = [
                     b.price(

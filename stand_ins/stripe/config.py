@@ -52,3 +52,5 @@ class AccountConfig:
     # default) and =none (no prorations); the rest are invoiced at once (always_invoice)
     deferred_change_share: float = 0.0
     none_change_share: float = 0.0
+    # subscriptions (and plan changes) on tiered, decimal and metered prices (price_kinds.py)
+    price_kinds_share: float = 0.0

@@ -34,6 +34,7 @@ from .model import (
 )
 from .money import whole
 from .people import person
+from .price_kinds import charged_or_zero
 from .timeline import period_adder
 
 FEEDBACK = (
@@ -70,8 +71,8 @@ class _Generator:
         self.currencies = CURRENCIES + cfg.extra_currencies
         self.currency_weights = CURRENCY_WEIGHTS + (EXTRA_WEIGHT,) * len(cfg.extra_currencies)
         self.catalogs: dict[bool, Catalog] = {
-            True: build_catalog(self.rng, self.ids, True, self.t0, self.currencies),
-            False: build_catalog(self.rng, self.ids, False, self.t0, self.currencies),
+            mode: build_catalog(self.rng, self.ids, mode, self.t0, self.currencies, cfg.price_kinds_share > 0)
+            for mode in (True, False)
         }
         self.customers: dict[bool, list[Customer]] = {True: [], False: []}
         self.subscriptions: list[Subscription] = []
@@ -286,12 +287,15 @@ class _Generator:
         elif key in cat.archived and start < cfg.now - 200 * DAY and rng.random() < 0.4:
             main = cat.archived[key][tier]
         qty = 1 if rng.random() < 0.8 else rng.randint(2, 5)
+        main, qty = kinds.special_price(self, cat, key, main, qty)
         sub = Subscription(self.ids.new("sub"), cust, start, livemode, cust.currency)
         self.subscriptions.append(sub)
         items: list[Item] = [(self.ids.new("si"), main, qty)]
         roll = rng.random()
         many = cfg.many_items_share
         n_addons = rng.randint(11, 14) if roll < many else rng.randint(1, 3) if roll < 0.25 else 0
+        if main.scheme == "metered":
+            n_addons = 0  # a usage-billed subscription of one item (see price_kinds.py)
         items += [(self.ids.new("si"), p, 1) for p in rng.sample(cat.addons[key], n_addons)]
         metadata = {"signup_channel": rng.choice(("web", "sales", "partner"))} if rng.random() < 0.3 else {}
         sub.add_version(start, tuple(items), metadata)
@@ -313,10 +317,12 @@ class _Generator:
 
     def bill(self, sub: Subscription, at: int, end: int, reason: str, credit: int) -> tuple[Invoice, int]:
         items = sub.versions[-1][0]
-        lines = [
-            self.line(p, q, p.unit_amount * q, at, end, False, si, f"{q} x {p.product.name}")
-            for si, p, q in items
-        ]
+        lines = []
+        for si, p, q in items:
+            amount, billed_qty = kinds.period_line(self, p, q)
+            lines.append(
+                self.line(p, billed_qty, amount, at, end, False, si, f"{billed_qty} x {p.product.name}")
+            )
         inv = self.invoice(sub.customer, sub, at, reason, lines)
         inv.starting_balance = credit
         return inv, min(0, inv.total + credit)
@@ -402,12 +408,12 @@ class _Generator:
         new_price, new_qty = old_price, old_qty
         if kind == "upgrade":
             if old_price.tier < 2:
-                new_price = cat.mains[key][old_price.tier + 1]
+                new_price = kinds.changed_price(self, cat, key, old_price.tier + 1, len(old_items))
             else:
                 kind, new_qty = "more", old_qty + rng.randint(1, 3)
         elif kind == "downgrade":
             if old_price.tier > 0:
-                new_price = cat.mains[key][old_price.tier - 1]
+                new_price = kinds.changed_price(self, cat, key, old_price.tier - 1, len(old_items))
             else:
                 kind = "metadata"
         elif kind == "more":
@@ -417,6 +423,8 @@ class _Generator:
                 new_qty = old_qty - 1
             else:
                 kind = "metadata"
+        if kind in ("more", "fewer") and old_price.scheme == "metered":
+            kind = "metadata"  # a metered item has no quantity
         if kind == "swap":
             other = {("month", 1): ("month", 3), ("month", 3): ("month", 1)}.get((interval, count))
             if other is None or len(old_items) > 1:
@@ -436,7 +444,7 @@ class _Generator:
         credit_line = self.line(
             old_price,
             old_qty,
-            -whole(round(old_price.unit_amount * old_qty * frac), sub.currency),
+            -whole(round(charged_or_zero(old_price, old_qty) * frac), sub.currency),
             at,
             p_end,
             True,
@@ -449,7 +457,7 @@ class _Generator:
             charge_line = self.line(
                 new_price,
                 new_qty,
-                new_price.unit_amount * new_qty,
+                charged_or_zero(new_price, new_qty),
                 at,
                 new_end,
                 False,
@@ -460,7 +468,7 @@ class _Generator:
             charge_line = self.line(
                 new_price,
                 new_qty,
-                whole(round(new_price.unit_amount * new_qty * frac), sub.currency),
+                whole(round(charged_or_zero(new_price, new_qty) * frac), sub.currency),
                 at,
                 p_end,
                 True,
@@ -475,10 +483,14 @@ class _Generator:
             if old_qty != new_qty:
                 previous["quantity"] = old_qty
         change.event_id = self.emit("customer.subscription.updated", at, sub, previous)
-        if kind != "swap" and kinds.not_invoiced_now(self, sub, change, [credit_line, charge_line]):
+        # Stripe writes no proration lines for a metered item.
+        lines = [ln for ln in (credit_line, charge_line) if ln.price.scheme != "metered"]
+        if not lines:
+            change.behavior = "none"
+        if not lines or (kind != "swap" and kinds.not_invoiced_now(self, sub, change, lines)):
             sub.changes.append(change)
             return None
-        inv = self.invoice(sub.customer, sub, at, "subscription_update", [credit_line, charge_line])
+        inv = self.invoice(sub.customer, sub, at, "subscription_update", lines)
         inv.starting_balance = credit
         credit = min(0, inv.total + credit)
         self.collect(inv, at + 1, p_end)

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .catalog import Catalog
 from .config import DAY
-from .model import Change, Charge, Invoice, InvoicePayment, Line, Refund, Subscription
+from .model import Change, Charge, Invoice, InvoicePayment, Line, Price, Refund, Subscription
+from .price_kinds import KINDS, charged
 
 if TYPE_CHECKING:
     from .generator import _Generator
@@ -101,3 +103,34 @@ def take_pending(sub: Subscription | None) -> list[tuple[Change, list[Line]]]:
         return []
     pending, sub.pending = sub.pending, []
     return pending
+
+
+def special_price(
+    gen: _Generator, cat: Catalog, key: tuple[str, str, int], main: Price, qty: int
+) -> tuple[Price, int]:
+    """Maybe put a new subscription on a tiered, decimal or metered price of the same tier."""
+    share = gen.cfg.price_kinds_share
+    if not share or gen.rng.random() >= share:
+        return main, qty
+    price = cat.specials[key][gen.rng.choice(KINDS)][main.tier]
+    if price.scheme in ("graduated", "volume") and qty == 1 and gen.rng.random() < 0.6:
+        qty = gen.rng.randint(2, 12)  # tiers matter above one unit
+    return price, 1 if price.scheme == "metered" else qty
+
+
+def changed_price(gen: _Generator, cat: Catalog, key: tuple[str, str, int], tier: int, items: int) -> Price:
+    """The price an upgrade or downgrade moves to: the tier's per-unit price, or (``price_kinds_share``)
+    one of its other kinds (metered only for a subscription of one item, as ``special_price``)."""
+    share = gen.cfg.price_kinds_share
+    if share and gen.rng.random() < share:
+        kind = gen.rng.choice(KINDS if items == 1 else tuple(k for k in KINDS if k != "metered"))
+        return cat.specials[key][kind][tier]
+    return cat.mains[key][tier]
+
+
+def period_line(gen: _Generator, price: Price, qty: int) -> tuple[int, int]:
+    """(amount, quantity) of an item's line for one period: a metered item bills its usage."""
+    if price.scheme != "metered":
+        return charged(price, qty), qty
+    usage = gen.rng.randint(1, 40)
+    return price.unit_amount * usage, usage

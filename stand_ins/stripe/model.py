@@ -37,8 +37,11 @@ class Price:
         "lookup_key",
         "nickname",
         "product",
+        "scheme",
         "tier",
+        "tiers",
         "unit_amount",
+        "unit_amount_decimal",
     )
 
     def __init__(  # noqa: PLR0917
@@ -73,6 +76,13 @@ class Price:
         self.legacy_plan = legacy_plan
         self.kind = kind  # "main" | "addon" | "one_time"
         self.tier = tier
+        # Pricing model (stand_ins/stripe/price_kinds.py): "per_unit" (``unit_amount``), "decimal"
+        # (``unit_amount_decimal`` with fractions of a minor unit, no ``unit_amount``), "graduated" and
+        # "volume" (tiered: ``tiers`` of (up_to, unit amount, flat amount)), "metered" (``unit_amount`` per
+        # unit of usage, billed by usage).
+        self.scheme = "per_unit"
+        self.tiers: list[tuple[int | None, int, int | None]] = []
+        self.unit_amount_decimal: str | None = None
 
 
 class Customer:

@@ -39,7 +39,7 @@ def whole(amount_minor: int, currency: str) -> int:
     return amount_minor
 
 
-def to_major(amount_minor: int, currency: str) -> Decimal:
+def to_major(amount_minor: int | Decimal, currency: str) -> Decimal:
     """``amount_minor`` in major units, with exactly the currency's decimals (``Decimal('49.90')``)."""
     return Decimal(amount_minor).scaleb(-exponent(currency))
 

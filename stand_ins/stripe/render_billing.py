@@ -26,7 +26,7 @@ def subscription_item(item: Item, sub: Subscription, at: int) -> dict[str, Any]:
         "object": "subscription_item",
         "plan": render_catalog.plan(price),
         "price": render_catalog.price(price),
-        "quantity": qty,
+        "quantity": None if price.scheme == "metered" else qty,
         "subscription": sub.id,
         "tax_rates": [],
     }
@@ -111,7 +111,7 @@ def subscription(sub: Subscription, at: int, legacy: bool = False) -> dict[str, 
         out["current_period_start"], out["current_period_end"] = start, end
         single = len(items) == 1
         out["plan"] = render_catalog.plan(items[0][1]) if single else None
-        out["quantity"] = items[0][2] if single else None
+        out["quantity"] = items[0][2] if single and items[0][1].scheme != "metered" else None
     return out
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from .account import Account
 from .model import Invoice, Price, Refund
 from .money import billing_length_months, iso, to_major
+from .price_kinds import period_amount
 
 _FOUR = Decimal("0.0001")
 
@@ -102,16 +103,35 @@ def _customer_email(customer: Any, now: int) -> str | None:
     return (raw.strip() or None) if raw is not None else None
 
 
-def mrr(items: tuple[Any, ...]) -> Decimal:
+def item_amounts(items: tuple[Any, ...], usage: dict[str, Decimal] | None = None) -> list[Decimal] | None:
+    """Each item's amount per period in minor units (``price_kinds.period_amount``; metered: ``usage``),
+    or None when a metered item has no usage yet."""
+    out = []
+    for _, price, qty in items:
+        amount = period_amount(price, qty)
+        if amount is None:
+            amount = (usage or {}).get(price.id)
+        if amount is None:
+            return None
+        out.append(amount)
+    return out
+
+
+def mrr(items: tuple[Any, ...], usage: dict[str, Decimal] | None = None) -> Decimal | None:
     """Monthly recurring revenue of subscription items, in major units, quantized to 4 places.
 
-    Sum over items of ``to_major(unit_amount * quantity) / billing_length_months(price)``, where
-    billing_length_months is the 4-place rounded figure of SPEC §2.
+    Sum over items of ``to_major(amount per period) / billing_length_months(price)``, where the amount
+    per period is the price model's (unit x quantity, decimal unit x quantity, graduated or volume tiers;
+    a metered item: its last usage line, ``usage``) and billing_length_months the 4-place rounded figure of
+    SPEC §2. None when a metered item has never been billed.
     """
+    amounts = item_amounts(items, usage)
+    if amounts is None:
+        return None
     total = Decimal(0)
-    for _, price, qty in items:
+    for (_, price, _), amount in zip(items, amounts, strict=True):
         length = billing_length_months(price.interval or "month", price.interval_count)
-        total += to_major(price.unit_amount * qty, price.currency) / length
+        total += to_major(amount, price.currency) / length
     return total.quantize(_FOUR)
 
 
@@ -140,8 +160,10 @@ def expected_changes(
     (``proration_behavior=none``, or deferred and not invoiced yet) has no record;
     ``subscription_id``; ``customer_id``; ``customer_email`` (the customer's email as of the clock, trimmed,
     None if none); ``changed_at`` (ISO-8601 UTC, the event's ``created`` = the invoice's ``created``);
-    ``direction``; ``amount`` = Σ unit_amount * quantity of the new items, major units (the new recurring
-    amount per billing period); ``currency``; ``billing_length_months`` and ``plan_level`` of the new
+    ``direction``; ``amount`` = Σ of the new items' amounts per period (see :func:`mrr`), major units (the
+    new recurring amount per billing period); a change to or from a metered price that was never billed
+    before the change has no record, nor one past the events (Stripe writes no proration lines for metered
+    items); ``currency``; ``billing_length_months`` and ``plan_level`` of the new
     main (first) item's price; ``previous_plan_level`` of the old main item's price (plan_level rule of
     SPEC §2); ``mrr_before``/``mrr_after`` (Decimals, 4 places).
     """
@@ -154,12 +176,15 @@ def expected_changes(
         for change in sub.changes:
             if change.kind == "metadata" or not _in_window(change.at, now, before, after):
                 continue
-            before_mrr, after_mrr = mrr(change.old_items), mrr(change.new_items)
-            if before_mrr == after_mrr:
-                continue
+            usage = _usage(account, sub, change)
+            before_mrr, after_mrr = mrr(change.old_items, usage), mrr(change.new_items, usage)
+            if before_mrr is None or after_mrr is None or before_mrr == after_mrr:
+                continue  # a metered item never billed has no MRR to compare
             retained = change.event_id is not None and change.at >= floor
             if retained and change.event_id:
                 change_id = change.event_id
+            elif any(p.scheme == "metered" for _, p, _ in change.old_items + change.new_items):
+                continue  # no proration lines for a metered item: past the events, nothing to rebuild from
             else:
                 inv = change.invoice
                 if inv is None or inv.created > now:
@@ -174,7 +199,7 @@ def expected_changes(
                 "customer_email": _customer_email(sub.customer, now),
                 "changed_at": iso(change.at),
                 "direction": "upgraded" if after_mrr > before_mrr else "downgraded",
-                "amount": to_major(sum(p.unit_amount * q for _, p, q in change.new_items), sub.currency),
+                "amount": to_major(sum(item_amounts(change.new_items, usage) or []), sub.currency),
                 "currency": sub.currency,
                 "billing_length_months": billing_length_months(
                     new_main.interval or "month", new_main.interval_count
@@ -184,6 +209,24 @@ def expected_changes(
                 "mrr_before": before_mrr,
                 "mrr_after": after_mrr,
             }
+    return out
+
+
+def _usage(account: Account, sub: Any, change: Any) -> dict[str, Decimal]:
+    """Last usage line amounts of the metered prices of a change (see :func:`mrr`)."""
+    out: dict[str, Decimal] = {}
+    metered = {p.id: p for _, p, _ in change.old_items + change.new_items if p.scheme == "metered"}
+    if not metered:
+        return out
+    invoices = [inv for inv in account.invoices if inv.sub is sub and inv.created <= change.at]
+    for price_id, price in metered.items():
+        best: tuple[int, int] | None = None
+        for inv in invoices:
+            for ln in inv.lines:
+                if ln.price is price and not ln.proration and (best is None or inv.created > best[0]):
+                    best = (inv.created, ln.amount)
+        if best is not None:
+            out[price_id] = Decimal(best[1])
     return out
 
 

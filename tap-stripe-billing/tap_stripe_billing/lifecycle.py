@@ -1,7 +1,12 @@
 """Subscription lifecycle: upgrades/downgrades, cancellations, refunds. Pure functions, no I/O.
 
-- **MRR** of a subscription snapshot: Σ over items of ``unit_amount x quantity`` in major units divided
-  by the price's billing length in months (the 4-place figure of SPEC §2), quantized to 4 places.
+- **MRR** of a subscription snapshot: Σ over items of the item's amount per period (``pricing.py``: per
+  unit with fractions of a minor unit, tiered graduated or volume, quantities) in major units divided by
+  the price's billing length in months (the 4-place figure of SPEC §2), quantized to 4 places. A metered
+  item has no fixed amount: it counts with its last usage line, the newest non-proration line of its
+  price on the subscription's invoices created up to the change (``metered`` amounts, found by the
+  caller). An item whose amount is still unknown (metered and never billed) makes the change's MRR
+  unknown: no record, counted as ``amount_unknown``, never as 0.
 - **Change**: a ``customer.subscription.updated`` event whose ``previous_attributes`` carry the old
   ``items`` (current shape) or the old ``plan``/``quantity`` (pre-2025 single-item shape). MRR up is
   ``upgraded``, down ``downgraded``; equal MRR (renewals, equal-MRR swaps, trial end, metadata) is none.
@@ -35,6 +40,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tap_stripe_billing import pricing
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.records import PriceInfo
 
@@ -67,6 +73,7 @@ class LifecycleReason:
     NO_STATUS_CHANGE = "no_status_change"
     UNLINKED = "unlinked"
     NOT_INVOICED = "not_invoiced"  # a refund of a charge that paid no invoice
+    AMOUNT_UNKNOWN = "amount_unknown"  # a metered item never billed yet: no MRR to compare
     UNKNOWN_SUBSCRIPTION = "unknown_subscription"
 
 
@@ -135,20 +142,61 @@ def previous_items(
     return [(si, price, qty)]
 
 
-def mrr(items: Sequence[Item], currency: str) -> Decimal:
-    """Monthly recurring revenue in major units, 4 places (items with no interval or amount count 0)."""
+Metered = Mapping[str, Decimal]  # price id -> its last usage line amount (minor units)
+
+
+def item_amount(price: PriceInfo, qty: int, metered: Metered | None = None) -> Decimal | None:
+    """An item's amount per period in minor units (``pricing.period_amount``; a metered price: its last
+    usage line amount from ``metered``), or None when unknown."""
+    amount = pricing.period_amount(price, qty)
+    if amount is None and price.usage_type == "metered" and metered is not None:
+        return metered.get(price.price_id)
+    return amount
+
+
+def mrr(items: Sequence[Item], currency: str, metered: Metered | None = None) -> Decimal | None:
+    """Monthly recurring revenue in major units, 4 places; None when an item's amount is unknown (items
+    with no billing interval count 0)."""
     total = Decimal(0)
     for _, price, qty in items:
         length = rec.billing_length_months(price.interval, price.interval_count)
-        if not length or price.unit_amount is None:
+        if not length:
             continue
-        total += rec.minor_to_major(price.unit_amount * qty, currency) / length
+        amount = item_amount(price, qty, metered)
+        if amount is None:
+            return None
+        total += rec.minor_to_major(amount, currency) / length
     return total.quantize(_FOUR)
 
 
-def recurring_amount(items: Sequence[Item], currency: str) -> Decimal:
-    """Σ unit_amount x quantity in major units: what the subscription bills per period."""
-    return rec.minor_to_major(sum((price.unit_amount or 0) * qty for _, price, qty in items), currency)
+def recurring_amount(items: Sequence[Item], currency: str, metered: Metered | None = None) -> Decimal:
+    """Σ of the items' amounts per period in major units: what the subscription bills per period."""
+    total = sum((item_amount(price, qty, metered) or Decimal(0) for _, price, qty in items), Decimal(0))
+    return rec.minor_to_major(total, currency)
+
+
+def metered_prices(*sides: Sequence[Item]) -> set[str]:
+    """The metered prices among these items (their amounts come from usage lines)."""
+    return {price.price_id for side in sides for _, price, _ in side if price.usage_type == "metered"}
+
+
+def last_usage_amounts(
+    invoices: Sequence[Mapping[str, Any]], price_ids: set[str], at: int
+) -> dict[str, Decimal]:
+    """For each metered price, the amount of its newest non-proration line on these invoices (of one
+    subscription) created at or before ``at``."""
+    found: dict[str, tuple[int, Decimal]] = {}
+    for invoice in invoices:
+        created = int(invoice.get("created") or 0)
+        if created > at:
+            continue
+        for line in (invoice.get("lines") or {}).get("data") or []:
+            parsed = rec.parse_line(line)
+            if parsed.is_proration or parsed.price_id not in price_ids:
+                continue
+            if parsed.price_id not in found or found[parsed.price_id][0] < created:
+                found[parsed.price_id] = (created, Decimal(parsed.amount))
+    return {price_id: amount for price_id, (_, amount) in found.items()}
 
 
 def change_record(
@@ -160,13 +208,16 @@ def change_record(
     currency: str,
     before: Sequence[Item],
     after: Sequence[Item],
+    metered: Metered | None = None,
 ) -> dict[str, Any] | str:
     """The ``subscription_changed`` record (``customer_email`` left None for the caller), or the reason
-    there is none (no items on either side, or equal MRR)."""
+    there is none (no items on either side, an amount unknown, or equal MRR)."""
     if not before or not after:
         return LifecycleReason.NO_ITEM_CHANGE
     currency = currency.lower()
-    mrr_before, mrr_after = mrr(before, currency), mrr(after, currency)
+    mrr_before, mrr_after = mrr(before, currency, metered), mrr(after, currency, metered)
+    if mrr_before is None or mrr_after is None:
+        return LifecycleReason.AMOUNT_UNKNOWN
     if mrr_before == mrr_after:
         return LifecycleReason.EQUAL_MRR
     new_main, old_main = after[0][1], before[0][1]
@@ -177,7 +228,7 @@ def change_record(
         "customer_email": None,
         "changed_at": rec.iso_utc(changed_at),
         "direction": "upgraded" if mrr_after > mrr_before else "downgraded",
-        "amount": recurring_amount(after, currency),
+        "amount": recurring_amount(after, currency, metered),
         "currency": currency,
         "billing_length_months": rec.billing_length_months(new_main.interval, new_main.interval_count),
         "plan_level": new_main.plan_level(),

@@ -29,6 +29,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from tap_stripe_billing import lifecycle as lc
+from tap_stripe_billing import pricing
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.base import Candidate, ExactlyOnceStream
 from tap_stripe_billing.client import StripeAPI
@@ -101,7 +102,7 @@ class LifecycleStream(ExactlyOnceStream):
         def price_of(payload: Mapping[str, Any]) -> PriceInfo:
             info = rec.price_info_from_payload(payload)
             named = any(isinstance(v, str) and v.strip() for v in (info.nickname, info.lookup_key))
-            if named or info.product_name:
+            if (named or info.product_name) and pricing.known(info):
                 return info
             return prices.lookup(info.price_id, payload) or info
 
@@ -119,6 +120,7 @@ class SubscriptionChangedStream(LifecycleStream):
     def read(self, api: StripeAPI, plan: ReadPlan) -> Iterator[Candidate | str]:
         if plan.empty:
             return
+        self._invoices_by_sub: dict[str, list[dict[str, Any]]] = {}  # for metered prices' usage
         prices = PriceCache(api)
         emails = CustomerEmails(api)
         price_of = self.price_resolver(prices)
@@ -139,6 +141,7 @@ class SubscriptionChangedStream(LifecycleStream):
                 yield lc.LifecycleReason.NO_ITEM_CHANGE
                 continue
             created = int(event["created"])
+            after = lc.subscription_items(sub, price_of)
             record = lc.change_record(
                 change_id=str(event["id"]),
                 subscription_id=str(sub.get("id")),
@@ -146,7 +149,8 @@ class SubscriptionChangedStream(LifecycleStream):
                 changed_at=created,
                 currency=str(sub.get("currency") or ""),
                 before=before,
-                after=lc.subscription_items(sub, price_of),
+                after=after,
+                metered=self._usage(api, str(sub.get("id")), created, before, after),
             )
             if isinstance(record, str):
                 yield record
@@ -221,6 +225,7 @@ class SubscriptionChangedStream(LifecycleStream):
                         currency=currency,
                         before=before,
                         after=after,
+                        metered=self._usage(api, sub_id, at, before, after),
                     )
                     if isinstance(record, str):
                         yield record
@@ -240,6 +245,23 @@ class SubscriptionChangedStream(LifecycleStream):
         if lines.get("has_more"):
             return reason == "subscription_cycle"
         return any(rec.parse_line(line).is_proration for line in lines.get("data") or [])
+
+    def _usage(
+        self, api: StripeAPI, sub_id: str, at: int, before: list[lc.Item], after: list[lc.Item]
+    ) -> lc.Metered | None:
+        """The last usage line amounts of the metered prices of a change (``lifecycle.mrr``), from the
+        subscription's invoices (one list per subscription and run); None when no price is metered."""
+        metered = lc.metered_prices(before, after)
+        if not metered:
+            return None
+        cache = self._invoices_by_sub
+        if sub_id not in cache:
+            params = [("subscription", sub_id), ("limit", 100)]
+            cache[sub_id] = [
+                {"created": inv.get("created"), "lines": {"data": self._all_lines(api, inv)}}
+                for inv in api.list_all("/v1/invoices", params)
+            ]
+        return lc.last_usage_amounts(cache[sub_id], metered, at)
 
     @staticmethod
     def _all_lines(api: StripeAPI, invoice: Mapping[str, Any]) -> list[dict[str, Any]]:

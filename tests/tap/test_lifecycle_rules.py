@@ -17,6 +17,7 @@ def price(
 ) -> Any:
     p = fixture("price")
     p.update(id=pid, unit_amount=amount, unit_amount_decimal=str(amount), nickname=nickname, currency="usd")
+    p.update(transform_quantity=None)  # the example object's placeholder would divide every quantity
     p["recurring"].update(interval=interval, interval_count=count)
     return p
 
