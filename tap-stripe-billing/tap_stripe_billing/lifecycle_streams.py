@@ -30,6 +30,7 @@ from singer_sdk import typing as th
 
 from tap_stripe_billing import lifecycle as lc
 from tap_stripe_billing import pricing
+from tap_stripe_billing import prorations as pr
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.base import Candidate, ExactlyOnceStream
 from tap_stripe_billing.client import StripeAPI
@@ -167,7 +168,7 @@ class SubscriptionChangedStream(LifecycleStream):
     def _from_invoices(
         self, api: StripeAPI, plan: ReadPlan, floor: int, prices: PriceCache, emails: CustomerEmails
     ) -> Iterator[Candidate | str]:
-        """Changes made before ``floor`` (past the events), from proration lines (``lc.invoiced_changes``):
+        """Changes made before ``floor`` (past the events), from proration lines (``pr.invoiced_changes``):
         on ``subscription_update`` invoices (immediate prorations) and on ordinary subscription invoices
         (deferred prorations, Stripe's default).
 
@@ -181,7 +182,7 @@ class SubscriptionChangedStream(LifecycleStream):
             params.append(("created[gte]", plan.created_gte))
         params.extend([("limit", 100), ("expand[]", "data.customer")])
         # subscription -> [(moment, invoice id, customer, lines, changes on that invoice)]
-        by_sub: dict[str, list[tuple[int, str, str | None, list[lc.ChangeLine], int]]] = {}
+        by_sub: dict[str, list[tuple[int, str, str | None, list[pr.ChangeLine], int]]] = {}
         for invoice in api.list_all("/v1/invoices", params):
             sub_id = rec.subscription_id(invoice)
             if sub_id is None or not self._may_record_changes(invoice):
@@ -189,7 +190,7 @@ class SubscriptionChangedStream(LifecycleStream):
             if not self._live_ok(invoice.get("livemode")):
                 yield FilterReason.TEST_MODE
                 continue
-            changes = lc.invoiced_changes(lc.change_lines(self._all_lines(api, invoice)))
+            changes = pr.invoiced_changes(pr.change_lines(self._all_lines(api, invoice)))
             if not changes:
                 continue
             emails.remember(invoice.get("customer"))
@@ -214,8 +215,8 @@ class SubscriptionChangedStream(LifecycleStream):
             for at, invoice_id, customer, lines, count in sorted(
                 by_sub[sub_id], key=lambda e: (e[0], e[1]), reverse=True
             ):
-                after = lc.redo_change(state, lines, prices.lookup)
-                before = lc.undo_change(after, lines, prices.lookup)
+                after = pr.redo_change(state, lines, prices.lookup)
+                before = pr.undo_change(after, lines, prices.lookup)
                 if at < floor:
                     record = lc.change_record(
                         change_id=invoice_id if count == 1 else f"{invoice_id}@{at}",

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from tap_stripe_billing import lifecycle as lc
+from tap_stripe_billing import prorations as pr
 from tap_stripe_billing.records import PriceInfo, price_info_from_payload
 
 from tests.tap.payloads import fixture, line
@@ -146,8 +147,8 @@ def test_undo_change_from_proration_lines() -> None:
     for ln, si, qty in ((credit, "si_a", 1), (charge, "si_a", 2)):
         ln["parent"]["subscription_item_details"]["subscription_item"] = si
         ln["quantity"] = qty
-    lines = lc.change_lines([credit, charge])
-    before = lc.undo_change(after, lines, lambda pid, _embedded: prices.get(pid))
+    lines = pr.change_lines([credit, charge])
+    before = pr.undo_change(after, lines, lambda pid, _embedded: prices.get(pid))
     assert [(si, p.price_id, q) for si, p, q in before] == [
         ("si_a", "price_basic", 1),
         ("si_b", "price_basic", 1),
@@ -155,7 +156,7 @@ def test_undo_change_from_proration_lines() -> None:
     # an item added by the change (only a charge line) was not there before
     added = line(900, price_id="price_basic", proration=True)
     added["parent"]["subscription_item_details"]["subscription_item"] = "si_b"
-    before = lc.undo_change(after, lc.change_lines([added]), lambda pid, _e: prices.get(pid))
+    before = pr.undo_change(after, pr.change_lines([added]), lambda pid, _e: prices.get(pid))
     assert [si for si, _, _ in before] == ["si_a"]
 
 
@@ -272,7 +273,7 @@ def test_deferred_prorations_on_a_renewal_invoice_are_changes() -> None:
         _si_line(-300, "price_pro", "si_a", 1, proration=True, start=1_800),
         _si_line(600, "price_pro", "si_a", 2, proration=True, start=1_800),
     ]
-    changes = lc.invoiced_changes(lc.change_lines(renewal))
+    changes = pr.invoiced_changes(pr.change_lines(renewal))
     assert [(at, [ln.amount for ln in group]) for at, group in changes] == [
         (1_500, [-500, 1500]),
         (1_800, [-300, 600]),
@@ -281,7 +282,7 @@ def test_deferred_prorations_on_a_renewal_invoice_are_changes() -> None:
         _si_line(-2000, "price_pro", "si_a", 1, proration=True, start=1_700),
         _si_line(9000, "price_pro_q", "si_a", 1, proration=False, start=1_700),
     ]
-    assert [len(g) for _, g in lc.invoiced_changes(lc.change_lines(swap))] == [2]
+    assert [len(g) for _, g in pr.invoiced_changes(pr.change_lines(swap))] == [2]
 
 
 def test_a_later_change_without_an_invoice_does_not_disguise_an_invoiced_one() -> None:
@@ -290,23 +291,23 @@ def test_a_later_change_without_an_invoice_does_not_disguise_an_invoiced_one() -
     charge line, not from the current items."""
     prices = {p["id"]: price_info_from_payload(p) for p in (BASIC, PRO)}
     current = snapshot(subscription([item("si_a", BASIC)]))
-    upgrade = lc.change_lines(
+    upgrade = pr.change_lines(
         [
             _si_line(-500, "price_basic", "si_a", 1, proration=True, start=1_500),
             _si_line(1500, "price_pro", "si_a", 1, proration=True, start=1_500),
         ]
     )
     lookup = lambda pid, _embedded: prices.get(pid)  # noqa: E731
-    after = lc.redo_change(current, upgrade, lookup)
-    before = lc.undo_change(after, upgrade, lookup)
+    after = pr.redo_change(current, upgrade, lookup)
+    before = pr.undo_change(after, upgrade, lookup)
     assert [p.price_id for _, p, _ in after] == ["price_pro"]
     assert [p.price_id for _, p, _ in before] == ["price_basic"]
     record = change(before, after)
     assert isinstance(record, dict) and record["direction"] == "upgraded"
     # an item the change added (charge only) and one it left alone
     current = snapshot(subscription([item("si_a", BASIC)]))
-    added = lc.change_lines([_si_line(900, "price_pro", "si_b", 3, proration=True, start=1_500)])
-    assert [(si, p.price_id, q) for si, p, q in lc.redo_change(current, added, lookup)] == [
+    added = pr.change_lines([_si_line(900, "price_pro", "si_b", 3, proration=True, start=1_500)])
+    assert [(si, p.price_id, q) for si, p, q in pr.redo_change(current, added, lookup)] == [
         ("si_a", "price_basic", 1),
         ("si_b", "price_pro", 3),
     ]
