@@ -15,6 +15,8 @@ from stand_ins.stripe.catalog import EXTRA_CURRENCIES
 from stand_ins.stripe.config import AccountConfig
 from tests.tap.harness import run_tap
 
+pytestmark = pytest.mark.slow  # whole runs against a generated account
+
 BILLED, REFUNDED = "subscription_billed", "subscription_refunded"
 LAG = 300
 
@@ -43,7 +45,6 @@ def test_the_stand_in_bills_in_isk_ugx_and_huf_as_stripe_writes_them(server: Str
     assert all(r.amount % 100 == 0 for r in account.refunds if r.currency in ("isk", "ugx"))
 
 
-@pytest.mark.slow
 def test_isk_ugx_huf_amounts_first_run_and_hourly(server: StripeStandIn) -> None:
     account = server.account
     saved = account.now

@@ -16,6 +16,8 @@ from stand_ins.stripe.config import AccountConfig
 from stand_ins.stripe.truth import mrr
 from tests.tap.harness import run_tap
 
+pytestmark = pytest.mark.slow  # whole runs against a generated account
+
 CHANGED = "subscription_changed"
 LAG = 300
 
@@ -59,7 +61,6 @@ def test_the_stand_in_mixes_the_three_proration_behaviors(server: StripeStandIn)
     )
 
 
-@pytest.mark.slow
 def test_changes_of_every_proration_behavior_exactly_once(server: StripeStandIn) -> None:
     account = server.account
     saved = account.now

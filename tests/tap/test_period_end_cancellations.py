@@ -17,6 +17,8 @@ from stand_ins.stripe.model import Subscription
 from stand_ins.stripe.render_billing import subscription
 from tests.tap.harness import run_tap
 
+pytestmark = pytest.mark.slow  # whole runs against a generated account
+
 CANCELED = "subscription_canceled"
 LAG, HOUR, DAY = 300, 3600, 86_400
 
@@ -62,7 +64,6 @@ def test_the_stand_in_cancels_at_period_end_as_stripe_does(server: StripeStandIn
     assert immediate and all(s.canceled_at == s.ended_at for s in immediate)
 
 
-@pytest.mark.slow
 def test_period_end_cancellations_exactly_once_across_runs(server: StripeStandIn) -> None:
     account = server.account
     saved = account.now

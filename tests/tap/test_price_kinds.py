@@ -22,6 +22,8 @@ from stand_ins.stripe.render_catalog import price as render_price
 from tests.stand_ins.stripe_helpers import call
 from tests.tap.harness import run_tap
 
+pytestmark = pytest.mark.slow  # whole runs against a generated account
+
 CHANGED = "subscription_changed"
 LAG = 300
 
@@ -73,7 +75,6 @@ def test_the_tap_and_the_stand_in_agree_on_every_price_model(server: StripeStand
     )
 
 
-@pytest.mark.slow
 def test_changes_on_every_price_model_exactly_once(server: StripeStandIn) -> None:
     account = server.account
     saved = account.now

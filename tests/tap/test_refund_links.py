@@ -16,6 +16,8 @@ from stand_ins.stripe.config import AccountConfig
 from stand_ins.stripe.truth import refund_invoice
 from tests.tap.harness import run_tap
 
+pytestmark = pytest.mark.slow  # whole runs against a generated account
+
 REFUNDED = "subscription_refunded"
 LAG = 300
 
@@ -36,7 +38,6 @@ def server() -> Iterator[StripeStandIn]:
         yield srv
 
 
-@pytest.mark.slow
 def test_refunds_of_every_payment_kind_exactly_once_across_runs(server: StripeStandIn) -> None:
     account = server.account
     saved = account.now
