@@ -106,7 +106,7 @@ def price_info_from_payload(price: Mapping[str, Any]) -> PriceInfo:
         interval_count=int(count) if count is not None else None,
         unit_amount=int(unit_amount) if unit_amount is not None else None,
         currency=str(currency).lower() if currency else None,
-        unit_amount_decimal=_decimal(decimal if decimal is not None else unit_amount),
+        unit_amount_decimal=_decimal(decimal),
         billing_scheme=str(price.get("billing_scheme") or "per_unit"),
         tiers_mode=price.get("tiers_mode"),
         tiers=tuple(_tier(t) for t in tiers if isinstance(t, Mapping)) if isinstance(tiers, list) else None,
