@@ -94,6 +94,22 @@ def test_durable_and_persistent(tmp_path: Path) -> None:
         again.close()
 
 
+def test_pruning_cutoff_is_exactly_the_retention(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = Journal(path, 10)
+    assert j.path == path
+    j.add_pending("billed", [("just_over", "q"), ("just_under", "q")])
+    j.close()
+    with sqlite3.connect(path) as db:  # 10 days and 5 s ago; 10 days less 5 s ago
+        db.execute("UPDATE deliveries SET updated_at = updated_at - 864005 WHERE record_key = 'just_over'")
+        db.execute("UPDATE deliveries SET updated_at = updated_at - 863995 WHERE record_key = 'just_under'")
+    j = Journal(path, 10)
+    try:
+        assert j.pruned == 1 and set(j.lookup("billed", ["just_over", "just_under"])) == {"just_under"}
+    finally:
+        j.close()
+
+
 def test_pruning_keeps_what_is_within_retention(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     j = Journal(path, 10)
