@@ -7,13 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import expand, params
+from . import expand, params, versions
 from .account import Account
 from .errors import StripeError, missing
 from .keys import KeyInfo
 from .model import Invoice
-from .render import render
+from .render import event as render_event
+from .render import event_version, render
 from .render_invoice import line as render_line
+from .versions import CURRENT_API_VERSION, shape
 
 EVENT_RETENTION = 30 * 86_400
 MAX_TYPES = 20
@@ -25,6 +27,7 @@ class Call:
     livemode: bool
     path_args: dict[str, str]
     params: params.Params
+    version: str = CURRENT_API_VERSION  # the request's Stripe-Version, else the account's default
 
     @property
     def now(self) -> int:
@@ -63,7 +66,7 @@ def resolver(call: Call) -> expand.Resolver:
         obj = call.account.get(kind, object_id)
         if obj is None or obj.livemode != call.livemode:
             return None
-        return render(kind, obj, call.now)
+        return render(kind, obj, call.now, call.version)
 
     return resolve
 
@@ -140,6 +143,15 @@ def _cursor(call: Call, kind: str, label: str, param: str) -> tuple[int, str] | 
     return obj.created, obj.id
 
 
+def _render(call: Call, kind: str, obj: Any) -> dict[str, Any]:
+    """Objects in the request's version; an event's ``data.object`` in the account's default version
+    when the event was created."""
+    if kind == "event":
+        cfg = call.account.config
+        return render_event(obj, event_version(obj, cfg.api_version, cfg.previous_api_version))
+    return render(kind, obj, call.now, call.version)
+
+
 def list_handler(segment: str) -> Handler:
     kind, label, _ = KINDS[segment]
 
@@ -162,7 +174,7 @@ def list_handler(segment: str) -> Handler:
         objs, more = coll.page(lo, hi, limit, keep, after=after, before=before)
         out = {
             "object": "list",
-            "data": [render(kind, o, call.now) for o in objs],
+            "data": [_render(call, kind, o) for o in objs],
             "has_more": more,
             "url": f"/v1/{segment}",
         }
@@ -181,7 +193,7 @@ def retrieve_handler(segment: str) -> Handler:
         obj = call.account.get(kind, object_id)
         if not visible(call, kind, obj):
             raise missing(label, object_id)
-        out = render(kind, obj, call.now)
+        out = _render(call, kind, obj)
         return expand.apply(out, paths, resolver(call)) if paths else out
 
     return handle
@@ -211,10 +223,18 @@ def invoice_lines(call: Call) -> dict[str, Any]:
     more = (start > 0) if before else (start + limit < stop)
     return {
         "object": "list",
-        "data": [render_line(ln, inv) for ln in chosen],
+        "data": [_line(call, ln, inv) for ln in chosen],
         "has_more": more,
         "url": f"/v1/invoices/{inv.id}/lines",
     }
+
+
+def _line(call: Call, ln: Any, inv: Invoice) -> dict[str, Any]:
+    if call.version == CURRENT_API_VERSION:
+        return render_line(ln, inv)
+    legacy = versions.before_basil(call.version)
+    names = {ln.price.product.id: ln.price.product.name}.get
+    return shape(render_line(ln, inv, legacy), call.version, names)  # type: ignore[no-any-return]
 
 
 def account(call: Call) -> dict[str, Any]:
@@ -272,8 +292,23 @@ def unrecognized(method: str, path: str) -> StripeError:
     )
 
 
-def handle(
-    account: Account, route: Route, path_args: dict[str, str], pairs: list[tuple[str, str]], key: KeyInfo
+def api_version(account: Account, header: str | None) -> str:
+    """The version a request is answered in: its ``Stripe-Version``, else the account's default."""
+    if header is None or not header.strip():
+        return account.config.api_version
+    version = header.strip()
+    if not versions.is_known(version):
+        raise StripeError(400, f"Invalid Stripe API version: {version}")
+    return version
+
+
+def handle(  # noqa: PLR0917
+    account: Account,
+    route: Route,
+    path_args: dict[str, str],
+    pairs: list[tuple[str, str]],
+    key: KeyInfo,
+    version: str = CURRENT_API_VERSION,
 ) -> dict[str, Any]:
-    call = Call(account, key.livemode, path_args, params.parse(pairs))
+    call = Call(account, key.livemode, path_args, params.parse(pairs), version)
     return route.handler(call)

@@ -17,7 +17,7 @@ from .account import Account
 from .control import CONTROLS
 from .errors import StripeError
 from .keys import KeyInfo, authenticate, authorize, default_keys, key_from_header
-from .render import CURRENT_API_VERSION
+from .versions import CURRENT_API_VERSION
 
 _FAULTS: dict[str, StripeError] = {
     "429": StripeError(
@@ -58,10 +58,10 @@ class _Handler(StandInHandler):
             err = api.unrecognized(method, path)
             self.send_json(err.status, err.body(), self._headers())
 
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+    def _headers(self, extra: dict[str, str] | None = None, version: str | None = None) -> dict[str, str]:
         headers = {
             "Request-Id": self.server.next_request_id(),
-            "Stripe-Version": CURRENT_API_VERSION,
+            "Stripe-Version": version or CURRENT_API_VERSION,
             # Stripe's clock, as real Stripe sends it: here the simulated clock, so a client that takes
             # "now" from the server (as the tap does) lives in the stand-in's time.
             "Date": formatdate(self.server.account.now, usegmt=True),
@@ -92,11 +92,12 @@ class _Handler(StandInHandler):
                 raise api.unrecognized(method, path)
             route, args = found
             authorize(info, key, route.permission)
-            payload = api.handle(server.account, route, args, pairs, info)
+            version = api.api_version(server.account, self.headers.get("Stripe-Version"))
+            payload = api.handle(server.account, route, args, pairs, info, version)
         except StripeError as err:
             self.send_json(err.status, err.body(), self._headers(err.headers))
             return
-        self.send_json(200, payload, self._headers())
+        self.send_json(200, payload, self._headers(version=version))
 
     def _control(self, method: str, path: str, pairs: list[tuple[str, str]]) -> None:
         raw = self.read_body()
