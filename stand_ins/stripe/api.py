@@ -234,7 +234,7 @@ def _line(call: Call, ln: Any, inv: Invoice) -> dict[str, Any]:
         return render_line(ln, inv)
     legacy = versions.before_basil(call.version)
     names = {ln.price.product.id: ln.price.product.name}.get
-    return shape(render_line(ln, inv, legacy), call.version, names)  # type: ignore[no-any-return]
+    return shape(render_line(ln, inv, legacy), call.version, names)
 
 
 def account(call: Call) -> dict[str, Any]:

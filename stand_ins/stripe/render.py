@@ -37,7 +37,7 @@ def render(kind: str, obj: Any, at: int, version: str = CURRENT_API_VERSION) -> 
         base = render_billing.subscription(obj, at, legacy)
     else:
         base = _render(kind, obj, at)
-    return versions.shape(base, version, _product_name(obj))  # type: ignore[no-any-return]
+    return versions.shape(base, version, _product_name(obj))
 
 
 def _render(kind: str, obj: Any, at: int) -> dict[str, Any]:
