@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -12,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..common import StandInHandler, StandInServer
-from . import api
+from . import api, strict_params
 from .account import Account
 from .control import CONTROLS
 from .errors import StripeError
@@ -92,6 +93,8 @@ class _Handler(StandInHandler):
                 raise api.unrecognized(method, path)
             route, args = found
             authorize(info, key, route.permission)
+            server.note_params(route.template, pairs)
+            strict_params.check(method, route.template, pairs)
             version = api.api_version(server.account, self.headers.get("Stripe-Version"))
             payload = api.handle(server.account, route, args, pairs, info, version)
         except StripeError as err:
@@ -125,6 +128,8 @@ class StripeStandIn(StandInServer):
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
         self._request_ids = itertools.count(1)
+        # (METHOD route template, parameter name) of every authorised request, list indexes as ``[]``
+        self.params_seen: set[tuple[str, str]] = set()
 
     def __enter__(self) -> StripeStandIn:
         self.start()
@@ -137,6 +142,11 @@ class StripeStandIn(StandInServer):
     def count(self, route: str) -> None:
         with self._stats_lock:
             self._stats[route] += 1
+
+    def note_params(self, template: str, pairs: list[tuple[str, str]]) -> None:
+        seen = {(template, re.sub(r"\[\d+\]", "[]", key)) for key, _ in pairs}
+        with self._stats_lock:
+            self.params_seen |= seen
 
     def stats(self) -> dict[str, int]:
         """Request counts by ``METHOD /v1/route-template`` (faulted requests included)."""
