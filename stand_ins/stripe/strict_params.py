@@ -16,10 +16,10 @@ from functools import cache
 from typing import Any, Literal, Union, get_args, get_origin
 
 import stripe._request_options as request_options
-from stripe._stripe_context import StripeContext
 import stripe.params as sdk_params
 import typing_extensions
 from stripe._request_options import RequestOptions
+from stripe._stripe_context import StripeContext
 
 from .errors import StripeError
 
@@ -84,7 +84,7 @@ def _is_typed_dict(hint: Any) -> bool:
 def _scalar(key: str, value: str, hint: Any) -> None:
     alternatives = options(hint)
     literals = [v for o in alternatives if get_origin(o) is Literal for v in get_args(o)]
-    if str in alternatives or value == "" and len(alternatives) > 0:
+    if str in alternatives or value == "":
         return  # any string; an empty value unsets a parameter
     if int in alternatives and value.lstrip("-").isdigit():
         return
