@@ -84,7 +84,10 @@ def _event(ev: Event, version: str) -> dict[str, Any]:
     elif kind == "customer":
         data = {"object": render_billing.subscription(obj, at, legacy)}
         if ev.previous is not None:
-            data["previous_attributes"] = _previous(ev, obj)
+            previous = _previous(ev, obj)
+            if not legacy:  # the pinned Subscription has no top-level plan or quantity
+                previous = {k: v for k, v in previous.items() if k in data["object"]}
+            data["previous_attributes"] = previous
     elif ev.type == "charge.refunded":
         data = {"object": render_billing.charge(obj.invoice, at), "previous_attributes": {"refunded": False}}
     elif kind == "refund":

@@ -72,7 +72,6 @@ def plan(p: Price) -> dict[str, Any]:
     """The legacy Plan view of a recurring price (pre-2025 payloads carry it next to ``price``)."""
     return {
         "active": p.active,
-        "aggregate_usage": None,
         "amount": p.unit_amount,
         "amount_decimal": str(p.unit_amount),
         "billing_scheme": "per_unit",
