@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -279,8 +280,8 @@ def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     for route in ROUTES:
         if route.method == method:
             m = route.pattern.match(path)
-            if m is not None:
-                return route, m.groupdict()
+            if m is not None:  # ids are matched quoted ("%2F" is no separator), then unquoted
+                return route, {k: unquote(v) for k, v in m.groupdict().items()}
     return None
 
 
