@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from . import expand, params, versions
 from .account import Account

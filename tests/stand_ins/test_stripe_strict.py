@@ -41,10 +41,22 @@ def test_what_stripe_accepts(template: str, pairs: list[tuple[str, str]]) -> Non
         ("/v1/events", [("created[since]", "1")], "Received unknown parameter: created[since]"),
         ("/v1/events", [("limit", "ten")], "Invalid integer: ten"),
         ("/v1/events", [("delivery_success", "yes")], "Invalid boolean: yes"),
-        ("/v1/invoices", [("status", "succeeded")], "Invalid status: must be one of draft, open, paid, uncollectible, or void"),
+        (
+            "/v1/invoices",
+            [("status", "succeeded")],
+            "Invalid status: must be one of draft, open, paid, uncollectible, or void",
+        ),
         # The SDK widens the enum with |str; Stripe takes only its Literal values.
-        ("/v1/invoice_payments", [("payment[type]", "charge"), ("payment[charge]", "ch_1")], "Invalid payment[type]: must be one of payment_intent or payment_record"),
-        ("/v1/invoice_payments", [("payment[payment_intent]", "pi_1")], "Missing required param: payment[type]."),
+        (
+            "/v1/invoice_payments",
+            [("payment[type]", "charge"), ("payment[charge]", "ch_1")],
+            "Invalid payment[type]: must be one of payment_intent or payment_record",
+        ),
+        (
+            "/v1/invoice_payments",
+            [("payment[payment_intent]", "pi_1")],
+            "Missing required param: payment[type].",
+        ),
         ("/v1/prices/{id}", [("limit", "1")], "Received unknown parameter: limit"),
         ("/v1/invoices", [("expand", "data.customer")], "Invalid array"),
     ],
