@@ -7,7 +7,6 @@ counted and the run says once which version the events carry."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,11 +25,6 @@ BILLED = "subscription_billed"
 STEPS = [0, 3600, 7200, 3600, 3 * 86_400, 3600]  # first run, hourly runs, a three-day gap, an hour
 
 
-@pytest.fixture(scope="module")
-def seen_params() -> Iterator[dict[str, set[str]]]:
-    yield {}
-
-
 def sent_params_are_accepted(params_seen: set[tuple[str, str]]) -> None:
     by_route: dict[str, set[str]] = {}
     for template, key in params_seen:
@@ -42,9 +36,7 @@ def sent_params_are_accepted(params_seen: set[tuple[str, str]]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("version", ["2017-08-15", "2020-08-27", CURRENT_API_VERSION])
-def test_every_stream_exactly_once_for_an_account_on(
-    version: str, caplog: pytest.LogCaptureFixture, seen_params: dict[str, set[str]]
-) -> None:
+def test_every_stream_exactly_once_for_an_account_on(version: str, caplog: pytest.LogCaptureFixture) -> None:
     cfg = AccountConfig(
         seed=21,
         invoices=4000,
@@ -65,7 +57,9 @@ def test_every_stream_exactly_once_for_an_account_on(
         state: dict[str, Any] | None = None
         for step, seconds in enumerate(STEPS):
             account.advance(seconds=seconds)
-            result = run_tap(config(server), state, streams=None)
+            # One backfill thread: the whole-history parallel search can hang (seen on main too, see the
+            # report of #10 items 1, 2, 8); this test is about payload versions, not parallelism.
+            result = run_tap(config(server, backfill_parallelism=1), state, streams=None)
             state = result.state
             for stream, summary in result.summaries.items():
                 assert summary["mode"] == ("backfill" if step == 0 else "incremental"), stream
@@ -81,10 +75,14 @@ def test_every_stream_exactly_once_for_an_account_on(
         for stream in LIFECYCLE:
             compare_lifecycle(stream, records[stream], want[stream], account, emitted_at)
         sent_params_are_accepted(server.params_seen)
-        seen_params[version] = {f"{t} {k}" for t, k in server.params_seen}
+        sent = {f"{t} {k}" for t, k in server.params_seen}
+        assert {
+            "/v1/events types[]",
+            "/v1/invoices status",
+            "/v1/invoice_payments payment[type]",
+        } <= sent
 
-    incremental = sum(len(records[s]) for s in records) - 0
-    assert incremental > 0
+    assert all(records[s] for s in records)
     lines = [r.getMessage() for r in caplog.records if "carry API version" in r.getMessage()]
     assert len(lines) == len(STEPS)  # once per run
     assert all(f"{version} (" in line for line in lines[1:])
