@@ -130,6 +130,7 @@ class StripeStandIn(StandInServer):
         self._request_ids = itertools.count(1)
         # (METHOD route template, parameter name) of every authorised request, list indexes as ``[]``
         self.params_seen: set[tuple[str, str]] = set()
+        strict_params.warm()
 
     def __enter__(self) -> StripeStandIn:
         self.start()

@@ -134,6 +134,13 @@ def _check(
     raise unknown(key)
 
 
+def warm() -> None:
+    """Read every endpoint's types now, so that no request pays for it (a client that times its first
+    request, as the tap's backfill does, must see the same latency as later ones)."""
+    for type_name in set(ENDPOINT_PARAMS.values()):
+        fields(getattr(sdk_params, type_name))
+
+
 def _split(key: str) -> tuple[str, list[str]]:
     name, _, tail = key.partition("[")
     subs = tail[:-1].split("][") if tail else []
