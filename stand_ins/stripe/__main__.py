@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+from typing import Any
 
 from ..common import serve_until_interrupted
 from .config import AccountConfig
@@ -21,12 +21,21 @@ def main(argv: list[str] | None = None) -> None:
         "--history-days", type=int, default=None, help="days of history before now (fewer = busier hours)"
     )
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--api-version",
+        default=None,
+        help="the account's default API version, for all its events (2017-08-15: never upgraded)",
+    )
     args = parser.parse_args(argv)
-    cfg = AccountConfig(seed=args.seed, invoices=args.invoices)
+    overrides: dict[str, Any] = {}
+    if args.api_version is not None:
+        overrides["api_version"] = args.api_version
+        overrides["legacy_event_share"] = 0.0
     if args.now is not None:
-        cfg = dataclasses.replace(cfg, now=args.now)
+        overrides["now"] = args.now
     if args.history_days is not None:
-        cfg = dataclasses.replace(cfg, history_days=args.history_days)
+        overrides["history_days"] = args.history_days
+    cfg = AccountConfig(seed=args.seed, invoices=args.invoices, **overrides)
     server = StripeStandIn(generate_account(cfg), port=args.port)
     server.latency_seconds = args.latency_ms / 1000
     serve_until_interrupted(server, "Stripe stand-in")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -12,12 +13,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..common import StandInHandler, StandInServer
-from . import api
+from . import api, strict_params
 from .account import Account
 from .control import CONTROLS
 from .errors import StripeError
 from .keys import KeyInfo, authenticate, authorize, default_keys, key_from_header
-from .render import CURRENT_API_VERSION
+from .versions import CURRENT_API_VERSION
 
 _FAULTS: dict[str, StripeError] = {
     "429": StripeError(
@@ -58,10 +59,10 @@ class _Handler(StandInHandler):
             err = api.unrecognized(method, path)
             self.send_json(err.status, err.body(), self._headers())
 
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+    def _headers(self, extra: dict[str, str] | None = None, version: str | None = None) -> dict[str, str]:
         headers = {
             "Request-Id": self.server.next_request_id(),
-            "Stripe-Version": CURRENT_API_VERSION,
+            "Stripe-Version": version or CURRENT_API_VERSION,
             # Stripe's clock, as real Stripe sends it: here the simulated clock, so a client that takes
             # "now" from the server (as the tap does) lives in the stand-in's time.
             "Date": formatdate(self.server.account.now, usegmt=True),
@@ -92,11 +93,14 @@ class _Handler(StandInHandler):
                 raise api.unrecognized(method, path)
             route, args = found
             authorize(info, key, route.permission)
-            payload = api.handle(server.account, route, args, pairs, info, self.headers.get("Stripe-Version"))
+            server.note_params(route.template, pairs)
+            strict_params.check(method, route.template, pairs)
+            version = api.api_version(server.account, self.headers.get("Stripe-Version"))
+            payload = api.handle(server.account, route, args, pairs, info, version)
         except StripeError as err:
             self.send_json(err.status, err.body(), self._headers(err.headers))
             return
-        self.send_json(200, payload, self._headers())
+        self.send_json(200, payload, self._headers(version=version))
 
     def _control(self, method: str, path: str, pairs: list[tuple[str, str]]) -> None:
         raw = self.read_body()
@@ -124,6 +128,9 @@ class StripeStandIn(StandInServer):
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
         self._request_ids = itertools.count(1)
+        # (METHOD route template, parameter name) of every authorised request, list indexes as ``[]``
+        self.params_seen: set[tuple[str, str]] = set()
+        strict_params.warm()
 
     def __enter__(self) -> StripeStandIn:
         self.start()
@@ -136,6 +143,11 @@ class StripeStandIn(StandInServer):
     def count(self, route: str) -> None:
         with self._stats_lock:
             self._stats[route] += 1
+
+    def note_params(self, template: str, pairs: list[tuple[str, str]]) -> None:
+        seen = {(template, re.sub(r"\[\d+\]", "[]", key)) for key, _ in pairs}
+        with self._stats_lock:
+            self.params_seen |= seen
 
     def stats(self) -> dict[str, int]:
         """Request counts by ``METHOD /v1/route-template`` (faulted requests included)."""

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
 
+from tap_stripe_billing import payload_versions
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.records import FilterReason
 from tap_stripe_billing.state import (
@@ -74,6 +75,8 @@ class ExactlyOnceStream(Stream):
         self._now: int | None = None
         self._api: StripeAPI | None = None
         self.summary: dict[str, Any] = {}
+        # Single fetches that completed event payloads of older API versions (payload_versions.py).
+        self.payload_fetches: Counter[str] = Counter()
 
     # -- what a stream says -------------------------------------------------------------------------
     def read(self, api: StripeAPI, plan: ReadPlan) -> Iterator[Candidate | str]:
@@ -140,6 +143,13 @@ class ExactlyOnceStream(Stream):
     @property
     def allow_test_mode(self) -> bool:
         return bool(self.config.get("allow_test_mode", False))
+
+    def log_sync_costs(self) -> None:
+        """singer-sdk calls this for every stream once all have synced: the last one logs the run's one
+        line about the API versions of the account's events (payload_versions.py)."""
+        super().log_sync_costs()
+        if self is list(self._tap.streams.values())[-1]:
+            payload_versions.log_run(self._tap)
 
     # -- the loop ---------------------------------------------------------------------------------------
     def read_events(
@@ -225,13 +235,16 @@ class ExactlyOnceStream(Stream):
             "retries": dict(api.retries),
             "records_emitted": count,
             "filtered_out": dict(sorted(filtered.items())),
+            "payload_fetches": dict(sorted(self.payload_fetches.items())),
         }
         LOGGER.info(
-            "%s: run summary: mode=%s requests=%s retries=%s records_emitted=%d filtered_out=%s",
+            "%s: run summary: mode=%s requests=%s retries=%s records_emitted=%d filtered_out=%s"
+            " payload_fetches=%s",
             self.name,
             plan.mode,
             self.summary["requests"],
             self.summary["retries"],
             count,
             self.summary["filtered_out"],
+            self.summary["payload_fetches"],
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from tap_stripe_billing.payload_versions import object_path
 from tap_stripe_billing.records import clean_email
 
 
@@ -39,6 +40,6 @@ class CustomerEmails:
         customer_id = str(customer)
         if customer_id not in self._emails:
             self.fetches += 1
-            body = self._api.get(f"/v1/customers/{customer_id}", missing_ok=True)
+            body = self._api.get(object_path("customers", customer_id), missing_ok=True)
             self._emails[customer_id] = clean_email(body.get("email")) if body else None
         return self._emails[customer_id]

@@ -29,6 +29,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from tap_stripe_billing import lifecycle as lc
+from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import pricing
 from tap_stripe_billing import prorations as pr
 from tap_stripe_billing import records as rec
@@ -96,6 +97,18 @@ class LifecycleStream(ExactlyOnceStream):
         """Objects read with a key are of that key's mode (Refunds carry no ``livemode``)."""
         return str(self.config.get("api_key", "")).strip().startswith(("sk_live_", "rk_live_"))
 
+    def events(self, api: StripeAPI, types: list[str], gte: int | None, lt: int) -> Iterator[dict[str, Any]]:
+        """``read_events``, noting each event's API version for the run's one line about versions."""
+        versions = pv.tracker(self._tap)
+        for event in self.read_events(api, types, gte, lt):
+            versions.saw(event)
+            yield event
+
+    def fetch(self, api: StripeAPI, resource: str, object_id: str) -> dict[str, Any] | None:
+        """An object in the pinned version, completing an older API version's payload (counted)."""
+        found = pv.fetch(api, resource, object_id, self.payload_fetches, pv.tracker(self._tap))
+        return dict(found) if found else None
+
     @staticmethod
     def price_resolver(prices: PriceCache) -> lc.PriceOf:
         """An embedded price as PriceInfo; the cached walk only when it names no plan level by itself."""
@@ -131,7 +144,7 @@ class SubscriptionChangedStream(LifecycleStream):
             if events_from is None or events_from < floor:
                 yield from self._from_invoices(api, plan, floor, prices, emails)
                 events_from = floor
-        for event in self.read_events(api, ["customer.subscription.updated"], events_from, plan.upper):
+        for event in self.events(api, ["customer.subscription.updated"], events_from, plan.upper):
             if not self._live_ok(event.get("livemode")):
                 yield FilterReason.TEST_MODE
                 continue
@@ -143,12 +156,13 @@ class SubscriptionChangedStream(LifecycleStream):
                 continue
             created = int(event["created"])
             after = lc.subscription_items(sub, price_of)
+            currency = pv.subscription_currency(sub, [price.currency for _, price, _ in after + before])
             record = lc.change_record(
                 change_id=str(event["id"]),
                 subscription_id=str(sub.get("id")),
                 customer_id=rec.customer_id(sub),
                 changed_at=created,
-                currency=str(sub.get("currency") or ""),
+                currency=currency,
                 before=before,
                 after=after,
                 metered=self._usage(api, str(sub.get("id")), created, before, after),
@@ -269,7 +283,8 @@ class SubscriptionChangedStream(LifecycleStream):
         lines = invoice.get("lines") or {}
         if not lines.get("has_more"):
             return list(lines.get("data") or [])
-        return list(api.list_all(f"/v1/invoices/{invoice['id']}/lines", [("limit", 100)]))
+        path = pv.object_path("invoices", str(invoice["id"]), "/lines")
+        return list(api.list_all(path, [("limit", 100)]))
 
     @staticmethod
     def _all_items(api: StripeAPI, sub: Mapping[str, Any], price_of: lc.PriceOf) -> list[lc.Item]:
@@ -304,9 +319,7 @@ class SubscriptionCanceledStream(LifecycleStream):
         else:
             source = (
                 (_event_object(ev), int(ev["created"]))
-                for ev in self.read_events(
-                    api, ["customer.subscription.deleted"], plan.created_gte, plan.upper
-                )
+                for ev in self.events(api, ["customer.subscription.deleted"], plan.created_gte, plan.upper)
             )
         for sub, observed in source:
             if not self._live_ok(sub.get("livemode")):
@@ -316,10 +329,14 @@ class SubscriptionCanceledStream(LifecycleStream):
             if sub.get("status") != "canceled" or at is None:
                 yield lc.LifecycleReason.NOT_CANCELED
                 continue
-            yield Candidate(str(sub["id"]), at, observed, partial(self._build, sub, emails))
+            yield Candidate(str(sub["id"]), at, observed, partial(self._build, api, sub, emails))
 
-    @staticmethod
-    def _build(sub: dict[str, Any], emails: CustomerEmails) -> dict[str, Any]:
+    def _build(self, api: StripeAPI, sub: dict[str, Any], emails: CustomerEmails) -> dict[str, Any] | str:
+        if not pv.cancellation_complete(sub):  # an older API version's payload: no reason in it
+            fetched = self.fetch(api, "subscriptions", str(sub["id"]))
+            if fetched is None:
+                return pv.GONE
+            sub = {**sub, "cancellation_details": fetched.get("cancellation_details")}
         return lc.canceled_record(sub, emails.email(sub.get("customer")))
 
 
@@ -365,9 +382,7 @@ class SubscriptionRefundedStream(LifecycleStream):
     def _refund_events(
         self, api: StripeAPI, plan: ReadPlan
     ) -> Iterator[tuple[dict[str, Any], bool, int | None]]:
-        for event in self.read_events(
-            api, ["refund.created", "refund.updated"], plan.created_gte, plan.upper
-        ):
+        for event in self.events(api, ["refund.created", "refund.updated"], plan.created_gte, plan.upper):
             previous = (event.get("data") or {}).get("previous_attributes") or {}
             refund = _event_object(event)
             if event.get("type") == "refund.updated" and "status" not in previous:
@@ -442,6 +457,12 @@ class SubscriptionRefundedStream(LifecycleStream):
         invoices: dict[tuple[str, str], dict[str, Any] | None],
         emails: CustomerEmails,
     ) -> dict[str, Any] | str:
+        if not pv.refund_complete(refund):  # an older API version's payload: no reason, no payment_intent
+            fetched = self.fetch(api, "refunds", str(refund["id"]))
+            if fetched is None:
+                return pv.GONE
+            # Its status is the event's (it decided this candidate); the rest is the pinned object's.
+            refund = {**fetched, "status": refund.get("status"), "created": refund.get("created")}
         invoice = self._invoice_of(api, refund, invoices)
         if isinstance(invoice, str):
             return invoice

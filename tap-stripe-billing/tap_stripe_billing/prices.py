@@ -16,6 +16,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from tap_stripe_billing.payload_versions import object_path
 from tap_stripe_billing.records import PriceInfo, price_info_from_payload
 
 
@@ -86,8 +87,8 @@ class PriceCache:
         self.warm()
         if price_id not in self._prices:
             self.single_fetches += 1
-            params = [("expand[]", "product"), ("expand[]", "tiers")]
-            body = self._api.get(f"/v1/prices/{price_id}", params, missing_ok=True)
+            path = object_path("prices", price_id)  # legacy plan ids may hold "/", spaces, "#"
+            body = self._api.get(path, [("expand[]", "product"), ("expand[]", "tiers")], missing_ok=True)
             self._prices[price_id] = price_info_from_payload(body) if body else None
         info = self._prices[price_id]
         if info is None and embedded is not None:

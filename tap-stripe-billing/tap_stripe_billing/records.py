@@ -312,7 +312,8 @@ def build_record(
     main = main_line([parse_line(line) for line in lines])
     info: PriceInfo | None = None
     if main is not None and main.price_id:
-        info = price_lookup(main.price_id, main.embedded_price)
+        # A price Stripe no longer has (a deleted legacy plan: 404) still names a plan level: its id.
+        info = price_lookup(main.price_id, main.embedded_price) or PriceInfo(main.price_id)
     currency = str(invoice.get("currency") or "").lower()
     amount_minor = int(invoice.get("amount_paid") or 0)
     return {

@@ -17,6 +17,7 @@ from typing import Any
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.backfill import (
     DEFAULT_BACKFILL_PARALLELISM,
@@ -27,7 +28,7 @@ from tap_stripe_billing.base import Candidate, ExactlyOnceStream
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.prices import PriceCache
-from tap_stripe_billing.state import parse_timestamp, read_bookmark
+from tap_stripe_billing.state import parse_timestamp, read_bookmark, read_emitted
 from tap_stripe_billing.windows import ReadPlan, in_window
 
 SCHEMA = th.PropertiesList(
@@ -154,11 +155,36 @@ class SubscriptionBilledStream(ExactlyOnceStream):
             for invoice in invoices:
                 yield invoice, None
             return
+        versions = pv.tracker(self._tap)
         for event in self._events(api, plan):
             obj = (event.get("data") or {}).get("object") or {}
             if event.get("type") != "invoice.paid" or obj.get("object", "invoice") != "invoice":
                 continue
+            versions.saw(event)
             yield obj, int(event.get("created") or 0)
+
+    def _completed(
+        self,
+        api: StripeAPI,
+        invoice: dict[str, Any],
+        rules: rec.Rules,
+        fetched: dict[str, Any],
+        emitted: Mapping[str, int],
+    ) -> dict[str, Any] | str:
+        """An ``invoice.paid`` payload of an older API version (see payload_versions.py): the invoice
+        fetched in the pinned version, or why there is no record without a fetch (test mode, or emitted
+        by an earlier run: only ids are needed for those)."""
+        if invoice.get("livemode") is not True and not rules.allow_test_mode:
+            return rec.FilterReason.TEST_MODE
+        invoice_id = str(invoice.get("id") or "")
+        if invoice_id in emitted:
+            return rec.FilterReason.ALREADY_EMITTED
+        if invoice_id not in fetched:
+            fetched[invoice_id] = pv.fetch(
+                api, "invoices", invoice_id, self.payload_fetches, pv.tracker(self._tap)
+            )
+        found = fetched[invoice_id]
+        return dict(found) if found else pv.GONE
 
     def _complete_lines(self, api: StripeAPI, plan: ReadPlan, page: list[dict[str, Any]]) -> None:
         """In a backfill slice's thread: fetch now the lines of each invoice that will be emitted and does
@@ -181,7 +207,8 @@ class SubscriptionBilledStream(ExactlyOnceStream):
         lines = invoice.get("lines") or {}
         if not lines.get("has_more"):
             return list(lines.get("data") or [])
-        return list(api.list_all(f"/v1/invoices/{invoice['id']}/lines", [("limit", 100)]))
+        path = pv.object_path("invoices", str(invoice["id"]), "/lines")
+        return list(api.list_all(path, [("limit", 100)]))
 
     def _build(
         self, api: StripeAPI, invoice: dict[str, Any], prices: PriceCache, emails: CustomerEmails
@@ -199,7 +226,16 @@ class SubscriptionBilledStream(ExactlyOnceStream):
         if plan.mode == "backfill" and not plan.empty and self._parallelism > 1:
             prices.warm_in_background()  # overlapped with the search for the oldest invoice and the slices
         emails = CustomerEmails(api)
-        for invoice, event_created in self._sources(api, plan):
+        fetched: dict[str, Any] = {}
+        emitted = read_emitted(self.stream_state) if plan.mode == "incremental" else {}
+        for source, event_created in self._sources(api, plan):
+            invoice = source
+            if event_created is not None and not pv.invoice_complete(source):
+                completed = self._completed(api, source, rules, fetched, emitted)
+                if isinstance(completed, str):
+                    yield completed
+                    continue
+                invoice = completed
             reason = rec.filter_reason(invoice, rules, from_paid_event=event_created is not None)
             if reason is not None:
                 yield reason
@@ -226,6 +262,8 @@ class SubscriptionBilledStream(ExactlyOnceStream):
         needed: set[str] = set()
         for event in first:
             invoice = (event.get("data") or {}).get("object") or {}
+            if event.get("type") == "invoice.paid" and not pv.invoice_complete(invoice):
+                return False  # an older API version's payload: its prices are known only once fetched
             if event.get("type") != "invoice.paid" or rec.filter_reason(invoice, rules, from_paid_event=True):
                 continue
             lines = (invoice.get("lines") or {}).get("data") or []
