@@ -1,4 +1,5 @@
-"""The lifecycle streams: ``subscription_changed``, ``subscription_canceled``, ``subscription_refunded``.
+"""The lifecycle streams: ``subscription_changed`` (``changed_stream.py``), ``subscription_canceled``
+(here), ``subscription_refunded`` (``refunded_stream.py``), and what they share.
 
 All three share the exactly-once loop of ``base.py`` (bookmark U on Stripe's clock, overlap re-read,
 dedupe set in state, state written only after every read) and say here what they read:
@@ -27,8 +28,8 @@ from singer_sdk import typing as th
 
 from tap_stripe_billing import lifecycle as lc
 from tap_stripe_billing import records as rec
-from tap_stripe_billing.base import Candidate, ExactlyOnceStream
-from tap_stripe_billing.client import StripeAPI
+from tap_stripe_billing.base import Candidate, ExactlyOnceStream, event_object
+from tap_stripe_billing.client import StripeAPI, created_range
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.records import FilterReason, PriceInfo
@@ -36,22 +37,6 @@ from tap_stripe_billing.windows import DAY, ReadPlan
 
 EVENT_RETENTION = 30 * DAY
 RETENTION_MARGIN = 3600  # events this close to Stripe's 30-day limit are read from invoices instead
-
-CHANGED_SCHEMA = th.PropertiesList(
-    th.Property("change_id", th.StringType, required=True),
-    th.Property("changed_at", th.DateTimeType, required=True),
-    th.Property("subscription_id", th.StringType),
-    th.Property("customer_id", th.StringType),
-    th.Property("customer_email", th.StringType),
-    th.Property("direction", th.StringType, description="upgraded | downgraded (MRR up or down)"),
-    th.Property("amount", th.NumberType, description="new recurring amount per period, major units"),
-    th.Property("currency", th.StringType, description="lower-case ISO code"),
-    th.Property("billing_length_months", th.NumberType),
-    th.Property("plan_level", th.StringType),
-    th.Property("previous_plan_level", th.StringType),
-    th.Property("mrr_before", th.NumberType),
-    th.Property("mrr_after", th.NumberType),
-).to_dict()
 
 CANCELED_SCHEMA = th.PropertiesList(
     th.Property("subscription_id", th.StringType, required=True),
@@ -61,22 +46,6 @@ CANCELED_SCHEMA = th.PropertiesList(
     th.Property("cancelation_reason", th.StringType),
 ).to_dict()
 
-REFUNDED_SCHEMA = th.PropertiesList(
-    th.Property("refund_id", th.StringType, required=True),
-    th.Property("refunded_at", th.DateTimeType, required=True),
-    th.Property("invoice_id", th.StringType),
-    th.Property("subscription_id", th.StringType),
-    th.Property("customer_id", th.StringType),
-    th.Property("customer_email", th.StringType),
-    th.Property("amount", th.NumberType, description="refunded amount, positive, major units"),
-    th.Property("currency", th.StringType, description="lower-case ISO code"),
-    th.Property("reason", th.StringType),
-).to_dict()
-
-
-def _event_object(event: Mapping[str, Any]) -> dict[str, Any]:
-    return (event.get("data") or {}).get("object") or {}
-
 
 class LifecycleStream(ExactlyOnceStream):
     """Shared bits: test-mode rule, customer emails and prices for one run."""
@@ -84,12 +53,12 @@ class LifecycleStream(ExactlyOnceStream):
     uses_created_slack = False
 
     def _live_ok(self, livemode: object) -> bool:
-        return livemode is True or self.allow_test_mode
+        return livemode is True or self.settings.allow_test_mode
 
     @property
     def key_livemode(self) -> bool:
         """Objects read with a key are of that key's mode (Refunds carry no ``livemode``)."""
-        return str(self.config.get("api_key", "")).strip().startswith(("sk_live_", "rk_live_"))
+        return self.settings.live_key
 
     @staticmethod
     def price_resolver(prices: PriceCache) -> lc.PriceOf:
@@ -105,138 +74,6 @@ class LifecycleStream(ExactlyOnceStream):
         return price_of
 
 
-class SubscriptionChangedStream(LifecycleStream):
-    """One record per subscription update that moved MRR up (upgraded) or down (downgraded)."""
-
-    name = "subscription_changed"
-    primary_keys = ("change_id",)
-    replication_key = "changed_at"
-    schema = CHANGED_SCHEMA
-
-    def read(self, api: StripeAPI, plan: ReadPlan) -> Iterator[Candidate | str]:
-        if plan.empty:
-            return
-        prices = PriceCache(api)
-        emails = CustomerEmails(api)
-        price_of = self.price_resolver(prices)
-        events_from = plan.created_gte
-        if plan.mode == "backfill":
-            floor = self.now() - EVENT_RETENTION + RETENTION_MARGIN
-            if events_from is None or events_from < floor:
-                yield from self._from_invoices(api, plan, floor, prices, emails)
-                events_from = floor
-        for event in self.read_events(api, ["customer.subscription.updated"], events_from, plan.upper):
-            if not self._live_ok(event.get("livemode")):
-                yield FilterReason.TEST_MODE
-                continue
-            sub = _event_object(event)
-            previous = (event.get("data") or {}).get("previous_attributes") or {}
-            before = lc.previous_items(previous, sub, price_of)
-            if before is None:
-                yield lc.LifecycleReason.NO_ITEM_CHANGE
-                continue
-            created = int(event["created"])
-            record = lc.change_record(
-                change_id=str(event["id"]),
-                subscription_id=str(sub.get("id")),
-                customer_id=rec.customer_id(sub),
-                changed_at=created,
-                currency=str(sub.get("currency") or ""),
-                before=before,
-                after=lc.subscription_items(sub, price_of),
-            )
-            if isinstance(record, str):
-                yield record
-                continue
-            yield Candidate(
-                f"{sub.get('id')}@{created}", created, created, partial(self._finish, record, emails)
-            )
-
-    @staticmethod
-    def _finish(record: dict[str, Any], emails: CustomerEmails) -> dict[str, Any]:
-        record["customer_email"] = emails.email(record["customer_id"])
-        return record
-
-    def _from_invoices(
-        self, api: StripeAPI, plan: ReadPlan, floor: int, prices: PriceCache, emails: CustomerEmails
-    ) -> Iterator[Candidate | str]:
-        """Changes created before ``floor`` (past the events), from ``subscription_update`` invoices.
-
-        Invoices are listed up to now (the later changes are needed to undo back to the older ones),
-        customers expanded; the subscriptions' current items come from one ``status=all`` walk, read
-        only when an old change exists.
-        """
-        params: list[tuple[str, Any]] = []
-        if plan.created_gte is not None:
-            params.append(("created[gte]", plan.created_gte))
-        params.extend([("limit", 100), ("expand[]", "data.customer")])
-        by_sub: dict[str, list[dict[str, Any]]] = {}
-        for invoice in api.list_all("/v1/invoices", params):
-            if invoice.get("billing_reason") != "subscription_update":
-                continue
-            if not self._live_ok(invoice.get("livemode")):
-                yield FilterReason.TEST_MODE
-                continue
-            sub_id = rec.subscription_id(invoice)
-            if sub_id is None:
-                continue
-            emails.remember(invoice.get("customer"))
-            by_sub.setdefault(sub_id, []).append(invoice)
-        wanted = {s for s, invs in by_sub.items() if any(int(i["created"]) < floor for i in invs)}
-        if not wanted:
-            return
-        price_of = self.price_resolver(prices)
-        current: dict[str, dict[str, Any]] = {}
-        for listed in api.list_all("/v1/subscriptions", [("status", "all"), ("limit", 100)]):
-            if listed.get("id") in wanted:
-                current[str(listed["id"])] = listed
-        for sub_id in sorted(wanted):
-            sub = current.get(sub_id)
-            if sub is None:
-                yield lc.LifecycleReason.UNKNOWN_SUBSCRIPTION
-                continue
-            state = self._all_items(api, sub, price_of)
-            currency = str(sub.get("currency") or "")
-            invoices = sorted(by_sub[sub_id], key=lambda i: (int(i["created"]), str(i["id"])), reverse=True)
-            for invoice in invoices:
-                lines = lc.change_lines(self._all_lines(api, invoice))
-                before = lc.undo_change(state, lines, prices.lookup)
-                created = int(invoice["created"])
-                if created < floor:
-                    record = lc.change_record(
-                        change_id=str(invoice["id"]),
-                        subscription_id=sub_id,
-                        customer_id=rec.customer_id(invoice),
-                        changed_at=created,
-                        currency=currency or str(invoice.get("currency") or ""),
-                        before=before,
-                        after=state,
-                    )
-                    if isinstance(record, str):
-                        yield record
-                    else:
-                        build = partial(self._finish, record, emails)
-                        yield Candidate(f"{sub_id}@{created}", created, None, build)
-                state = before
-
-    @staticmethod
-    def _all_lines(api: StripeAPI, invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
-        lines = invoice.get("lines") or {}
-        if not lines.get("has_more"):
-            return list(lines.get("data") or [])
-        return list(api.list_all(f"/v1/invoices/{invoice['id']}/lines", [("limit", 100)]))
-
-    @staticmethod
-    def _all_items(api: StripeAPI, sub: Mapping[str, Any], price_of: lc.PriceOf) -> list[lc.Item]:
-        items = sub.get("items") or {}
-        if isinstance(items, Mapping) and items.get("has_more"):
-            listed = list(
-                api.list_all("/v1/subscription_items", [("subscription", sub["id"]), ("limit", 100)])
-            )
-            return lc.items_of(listed, price_of)
-        return lc.subscription_items(sub, price_of)
-
-
 class SubscriptionCanceledStream(LifecycleStream):
     """One record per canceled subscription, with the cancellation reason as a readable label."""
 
@@ -245,20 +82,19 @@ class SubscriptionCanceledStream(LifecycleStream):
     replication_key = "canceled_at"
     schema = CANCELED_SCHEMA
 
-    def read(self, api: StripeAPI, plan: ReadPlan) -> Iterator[Candidate | str]:
+    def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
         if plan.empty:
             return
         emails = CustomerEmails(api)
         if plan.mode == "backfill":
             # No filter on when a subscription ended: every canceled one created before U is listed.
-            params = [("status", "canceled"), ("created[lt]", plan.upper), ("limit", 100)]
+            params = [("status", "canceled"), *created_range(None, plan.upper), ("expand[]", "data.customer")]
             source: Iterator[tuple[dict[str, Any], int | None]] = (
-                (sub, None)
-                for sub in api.list_all("/v1/subscriptions", [*params, ("expand[]", "data.customer")])
+                (sub, None) for sub in api.list_all("/v1/subscriptions", params)
             )
         else:
             source = (
-                (_event_object(ev), int(ev["created"]))
+                (event_object(ev), int(ev["created"]))
                 for ev in self.read_events(
                     api, ["customer.subscription.deleted"], plan.created_gte, plan.upper
                 )
@@ -276,121 +112,3 @@ class SubscriptionCanceledStream(LifecycleStream):
     @staticmethod
     def _build(sub: dict[str, Any], emails: CustomerEmails) -> dict[str, Any]:
         return lc.canceled_record(sub, emails.email(sub.get("customer")))
-
-
-class SubscriptionRefundedStream(LifecycleStream):
-    """One record per succeeded refund of a subscription payment."""
-
-    name = "subscription_refunded"
-    primary_keys = ("refund_id",)
-    replication_key = "refunded_at"
-    schema = REFUNDED_SCHEMA
-
-    def read(self, api: StripeAPI, plan: ReadPlan) -> Iterator[Candidate | str]:
-        if plan.empty:
-            return
-        emails = CustomerEmails(api)
-        invoices: dict[tuple[str, str], dict[str, Any] | None] = {}
-        now = self.now()
-        source: Iterator[tuple[dict[str, Any], bool, int | None]]
-        if plan.mode == "backfill":
-            params: list[tuple[str, Any]] = []
-            if plan.created_gte is not None:
-                params.append(("created[gte]", plan.created_gte))
-            params.extend([("created[lt]", plan.upper), ("limit", 100)])
-            self._link_credit_notes(api, params, invoices)
-            # A recent refund may still turn succeeded in an event the next run re-reads: keep it in
-            # the dedupe set as seen now. Older ones by their own time.
-            source = (
-                (r, self.key_livemode, now if int(r["created"]) >= now - EVENT_RETENTION else None)
-                for r in api.list_all("/v1/refunds", params)
-            )
-        else:
-            source = self._refund_events(api, plan)
-        for refund, livemode, observed in source:
-            if not self._live_ok(livemode):
-                yield FilterReason.TEST_MODE
-                continue
-            if refund.get("status") != "succeeded":
-                yield lc.LifecycleReason.NOT_SUCCEEDED
-                continue
-            build = partial(self._build, api, refund, invoices, emails)
-            yield Candidate(str(refund["id"]), int(refund["created"]), observed, build)
-
-    def _refund_events(
-        self, api: StripeAPI, plan: ReadPlan
-    ) -> Iterator[tuple[dict[str, Any], bool, int | None]]:
-        for event in self.read_events(
-            api, ["refund.created", "refund.updated"], plan.created_gte, plan.upper
-        ):
-            previous = (event.get("data") or {}).get("previous_attributes") or {}
-            refund = _event_object(event)
-            if event.get("type") == "refund.updated" and "status" not in previous:
-                continue  # succeeded before, or still not: its succeeded moment is another event
-            yield refund, event.get("livemode") is True, int(event["created"])
-
-    def _link_credit_notes(
-        self,
-        api: StripeAPI,
-        params: list[tuple[str, Any]],
-        cache: dict[tuple[str, str], dict[str, Any] | None],
-    ) -> None:
-        """A backfill links refunds made through credit notes from one credit-note walk (invoices
-        expanded) instead of one invoice-payments request each: ``refunds[].refund`` → ``invoice``."""
-        for note in api.list_all("/v1/credit_notes", [*params, ("expand[]", "data.invoice")]):
-            invoice = note.get("invoice")
-            if not isinstance(invoice, Mapping):
-                continue
-            for entry in note.get("refunds") or []:
-                refund = entry.get("refund") if isinstance(entry, Mapping) else None
-                if isinstance(refund, Mapping):
-                    refund = refund.get("id")
-                if refund:
-                    cache[("refund", str(refund))] = dict(invoice)
-
-    def _invoice_of(
-        self, api: StripeAPI, refund: Mapping[str, Any], cache: dict[tuple[str, str], dict[str, Any] | None]
-    ) -> dict[str, Any] | None:
-        """The invoice the refunded payment paid (one invoice-payments request per payment, cached)."""
-        by_note = cache.get(("refund", str(refund["id"])))
-        if by_note is not None:
-            return by_note
-        payment = lc.refund_payment(refund)
-        if payment is None:
-            return None
-        if payment not in cache:
-            kind, payment_id = payment
-            body = api.get(
-                "/v1/invoice_payments",
-                [
-                    ("payment[type]", kind),
-                    (f"payment[{kind}]", payment_id),
-                    ("limit", 10),
-                    ("expand[]", "data.invoice"),
-                ],
-            )
-            found = None
-            for ip in (body or {}).get("data") or []:
-                invoice = ip.get("invoice")
-                if isinstance(invoice, Mapping):
-                    found = dict(invoice)
-                    break
-            cache[payment] = found
-        return cache[payment]
-
-    def _build(
-        self,
-        api: StripeAPI,
-        refund: dict[str, Any],
-        invoices: dict[tuple[str, str], dict[str, Any] | None],
-        emails: CustomerEmails,
-    ) -> dict[str, Any] | str:
-        invoice = self._invoice_of(api, refund, invoices)
-        if invoice is None:
-            return lc.LifecycleReason.UNLINKED
-        if not self._live_ok(invoice.get("livemode")):
-            return FilterReason.TEST_MODE
-        if rec.subscription_id(invoice) is None:
-            return FilterReason.NOT_SUBSCRIPTION
-        email = rec.clean_email(invoice.get("customer_email")) or emails.email(invoice.get("customer"))
-        return lc.refund_record(refund, invoice, email)

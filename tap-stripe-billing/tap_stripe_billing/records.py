@@ -11,11 +11,12 @@ Everything here works on plain dicts as Stripe sends them (JSON), in both shapes
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from tap_stripe_billing.windows import iso_utc  # records' times; re-exported as ``records.iso_utc``
 
 _ZERO = "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF"
 _THREE = "BHD JOD KWD OMR TND"
@@ -118,13 +119,6 @@ def billing_length_months(interval: str | None, interval_count: int | None) -> D
         return None
     count = Decimal(int(interval_count or 1))
     return _plain((count * _MONTHS_PER_UNIT[interval]).quantize(_FOUR_PLACES))
-
-
-def iso_utc(epoch_seconds: int | None) -> str | None:
-    """Unix seconds → ISO 8601 UTC (``2024-05-01T12:00:00+00:00``)."""
-    if epoch_seconds is None:
-        return None
-    return dt.datetime.fromtimestamp(int(epoch_seconds), tz=dt.timezone.utc).isoformat()
 
 
 # -- invoice fields -------------------------------------------------------------------------------------
