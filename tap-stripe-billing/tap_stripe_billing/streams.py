@@ -19,10 +19,11 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_stripe_billing import records as rec
-from tap_stripe_billing.backfill import newest_paid_invoice, read_paid_invoices
+from tap_stripe_billing.backfill import read_paid_invoices
 from tap_stripe_billing.base import Candidate, ExactlyOnceStream, all_lines, event_object, event_params
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.customers import CustomerEmails
+from tap_stripe_billing.oldest import newest_paid_invoice
 from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.windows import ReadPlan, in_window
 
