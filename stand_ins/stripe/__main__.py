@@ -20,6 +20,12 @@ def main(argv: list[str] | None = None) -> None:
         "--history-days", type=int, default=None, help="days of history before now (fewer = busier hours)"
     )
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--endpoint-rate-limit",
+        type=float,
+        default=None,
+        help="enforce Stripe's per-endpoint limit, requests/s (Stripe's default is 25; default here: off)",
+    )
     args = parser.parse_args(argv)
     overrides: dict[str, int] = {}
     if args.now is not None:
@@ -27,7 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.history_days is not None:
         overrides["history_days"] = args.history_days
     cfg = AccountConfig(seed=args.seed, invoices=args.invoices, **overrides)
-    server = StripeStandIn(generate_account(cfg), port=args.port)
+    server = StripeStandIn(
+        generate_account(cfg), port=args.port, endpoint_rate_limit=args.endpoint_rate_limit
+    )
     server.latency_seconds = args.latency_ms / 1000
     serve_until_interrupted(server, "Stripe stand-in")
 
