@@ -116,12 +116,11 @@ DEFAULTS: dict[str, Any] = {
 
 LIVE_KEY_PREFIXES = ("sk_live_", "rk_live_")
 TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
 def is_loopback_host(host: str) -> bool:
     """True for localhost, 127.0.0.0/8 and ::1 (the target keeps its own copy: tests check they agree)."""
-    if host.lower() in LOOPBACK_NAMES:
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

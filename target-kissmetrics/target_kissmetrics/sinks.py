@@ -13,7 +13,6 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
@@ -22,6 +21,7 @@ from target_kissmetrics.events import BuiltEvent, EventBuilder
 from target_kissmetrics.journal import DELIVERED
 from target_kissmetrics.record_validator import FastJSONSchemaValidator
 from target_kissmetrics.redact import REDACTED
+from target_kissmetrics.sdk_private import get_datelike_property_type
 from target_kissmetrics.validation import check_key_fields
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ import typing as t
 from singer_sdk import Target
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.io_base import SingerReader
-from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import InvalidInputLine, SingerReadError
 from singer_sdk.singerlib.json import deserialize_json
 
@@ -21,6 +20,7 @@ from target_kissmetrics.events import record_key
 from target_kissmetrics.journal import Journal
 from target_kissmetrics.mapping import EventMapping, resolve_mappings
 from target_kissmetrics.redact import install_redaction, redact
+from target_kissmetrics.sdk_private import _ConfigInput
 from target_kissmetrics.settings import CONFIG_SCHEMA, Settings
 from target_kissmetrics.sinks import KissmetricsSink
 from target_kissmetrics.summary import RunSummary
