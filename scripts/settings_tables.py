@@ -1,7 +1,8 @@
-"""Rewrite the README's settings tables from the plugins' own config schemas.
+"""Rewrite the READMEs' settings tables from the plugins' own config schemas.
 
 Run after changing a setting: ``.venv/bin/python -m scripts.settings_tables``. The tables sit between
-``<!-- settings:start -->`` and ``<!-- settings:end -->``; ``tests/project/test_readme.py`` checks them.
+``<!-- settings:start -->`` and ``<!-- settings:end -->`` in README.md (both plugins) and in
+tap-stripe-billing/README.md (the tap's, for its PyPI page); ``tests/project/test_readme.py`` checks them.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def _default(prop: dict[str, Any]) -> str:
     return f"`{str(value).lower() if isinstance(value, bool) else value}`"
 
 
-def tables() -> str:
+def tables(plugins: tuple[type[Any], ...] = (TapStripeBilling, TargetKissmetrics)) -> str:
     parts = []
-    for plugin in (TapStripeBilling, TargetKissmetrics):
+    for plugin in plugins:
         schema = plugin.config_jsonschema
         required = set(schema.get("required", []))
         rows = [
@@ -53,12 +54,20 @@ def tables() -> str:
     return "\n\n".join(parts)
 
 
+# Each README with a settings table, and the plugins it documents.
+READMES: dict[str, tuple[type[Any], ...]] = {
+    "README.md": (TapStripeBilling, TargetKissmetrics),
+    "tap-stripe-billing/README.md": (TapStripeBilling,),
+}
+
+
 def main() -> None:
-    readme = REPO_ROOT / "README.md"
-    text = readme.read_text()
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{tables()}\n{END}{tail}")
+    for name, plugins in READMES.items():
+        readme = REPO_ROOT / name
+        text = readme.read_text()
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        readme.write_text(f"{head}{START}\n{tables(plugins)}\n{END}{tail}")
 
 
 if __name__ == "__main__":

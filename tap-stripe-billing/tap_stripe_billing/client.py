@@ -27,7 +27,13 @@ from urllib.parse import urlencode
 import stripe
 
 from tap_stripe_billing.errors import StripeAccessError, redact
-from tap_stripe_billing.pacing import RateLimiter, backoff_delay, retry_after
+from tap_stripe_billing.pacing import (
+    BACKOFF_CAP_SECONDS,
+    MAX_RETRIES,
+    RateLimiter,
+    backoff_delay,
+    retry_after,
+)
 
 __all__ = ["RateLimiter", "StripeAPI", "backoff_delay", "build_path", "created_range", "endpoint_name"]
 
@@ -94,8 +100,8 @@ class StripeAPI:
         max_requests_per_second: float,
         max_requests_per_second_per_endpoint: float | None = None,
         backoff_base: float,
-        max_retries: int = 6,
-        backoff_cap: float = 30.0,
+        max_retries: int = MAX_RETRIES,
+        backoff_cap: float = BACKOFF_CAP_SECONDS,
         timeout: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

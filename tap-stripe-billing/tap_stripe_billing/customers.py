@@ -22,7 +22,6 @@ class CustomerEmails:
     def __init__(self, api: CustomerSource) -> None:
         self._api = api
         self._emails: dict[str, str | None] = {}
-        self.fetches = 0
 
     def remember(self, customer: object) -> None:
         """Keep the email of an expanded customer object (lists read with ``expand[]=data.customer``)."""
@@ -38,7 +37,6 @@ class CustomerEmails:
             return None
         customer_id = str(customer)
         if customer_id not in self._emails:
-            self.fetches += 1
             body = self._api.get(f"/v1/customers/{customer_id}", missing_ok=True)
             self._emails[customer_id] = clean_email(body.get("email")) if body else None
         return self._emails[customer_id]

@@ -64,6 +64,10 @@ class RateLimiter:
             self._sleep(wait)
 
 
+MAX_RETRIES = 6  # retries of one request (429, 5xx, connection errors) before the run fails
+BACKOFF_CAP_SECONDS = 30.0  # no backoff wait is longer (a Retry-After may ask for longer)
+
+
 def backoff_ceiling(attempt: int, base: float, cap: float) -> float:
     """The longest wait before retry ``attempt`` (0-based): min(cap, base x 2^attempt).
 

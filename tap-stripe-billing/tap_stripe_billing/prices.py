@@ -41,7 +41,6 @@ class PriceCache:
         self._walked = single_only
         self._walking: threading.Thread | None = None
         self._walk_error: BaseException | None = None
-        self.single_fetches = 0
         self.walk_pages: int | None = None  # pages of this run's walk (None: no walk)
 
     def _walk(self) -> None:
@@ -83,7 +82,6 @@ class PriceCache:
         """Info for a price id: the walk, else one fetch, else the embedded payload."""
         self.warm()
         if price_id not in self._prices:
-            self.single_fetches += 1
             body = self._api.get(f"/v1/prices/{price_id}", [("expand[]", "product")], missing_ok=True)
             self._prices[price_id] = price_info_from_payload(body) if body else None
         info = self._prices[price_id]

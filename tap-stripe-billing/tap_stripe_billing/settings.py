@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from singer_sdk import typing as th
 
 from tap_stripe_billing.errors import ConfigError
+from tap_stripe_billing.pacing import BACKOFF_CAP_SECONDS, MAX_RETRIES
 from tap_stripe_billing.state import parse_timestamp
 
 # A number, or a string of one: Meltano hands `kind: decimal` settings set in the environment to
@@ -95,9 +96,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         DECIMAL,
         default=0.5,
         description=(
-            "Retries of 429, 5xx and connection errors (6 per request) wait up to this long the first"
-            " time, doubling each time (capped at 30 s), or as long as Stripe's Retry-After says; lower"
-            " it only for tests against a stand-in"
+            f"Retries of 429, 5xx and connection errors ({MAX_RETRIES} per request) wait up to this long the"
+            f" first time, doubling each time (capped at {BACKOFF_CAP_SECONDS:g} s), or as long as Stripe's"
+            " Retry-After says; lower it only for tests against a stand-in"
         ),
     ),
     # Slices in flight: enough for Stripe's live rate (100 requests/s) at ~160 ms per list page, and for
@@ -233,5 +234,5 @@ def _integer(config: Mapping[str, Any], name: str, *, least: int) -> int:
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
     if number < least:
-        raise ConfigError(f"{name} must be at least 1" if least == 1 else f"{name} must not be negative")
+        raise ConfigError(f"{name} must be at least {least}" if least else f"{name} must not be negative")
     return number

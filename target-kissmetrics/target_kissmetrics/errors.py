@@ -19,10 +19,6 @@ class InvalidInput(TargetKissmetricsError):
 class DeliveryFailed(TargetKissmetricsError):
     """Some events could not be delivered after retries; no STATE is emitted past them."""
 
-    def __init__(self, message: str, not_delivered: int) -> None:
-        super().__init__(message)
-        self.not_delivered = not_delivered
-
 
 class SkipRecord(Exception):
     """One record cannot become an event (bad data): it is skipped, counted and named in the summary."""

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from target_kissmetrics.errors import ConfigError
 
-PENDING = "pending"
 DELIVERED = "delivered"
 _CHUNK = 500  # SQLite host-parameter limit is 999 on old builds
 

@@ -165,8 +165,7 @@ class KissmetricsSink(BatchSink):
         if report.failed:
             raise DeliveryFailed(
                 f"{len(report.failed)} of {len(keys)} {self.stream_name} events were not delivered "
-                f"({report.first_error})",
-                len(report.failed),
+                f"({report.first_error})"
             )
 
     def _log_dry_run(self, events: list[BuiltEvent]) -> None:

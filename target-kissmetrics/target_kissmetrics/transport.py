@@ -57,9 +57,6 @@ class Delivery:
         self._outcomes: list[_Outcome | None] = []
         self._pending = 0
 
-    def __len__(self) -> int:
-        return len(self._outcomes)
-
     def _reserve(self, count: int) -> int:
         with self._lock:
             first = len(self._outcomes)
