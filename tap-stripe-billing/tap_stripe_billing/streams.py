@@ -25,6 +25,7 @@ from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.oldest import newest_paid_invoice
 from tap_stripe_billing.prices import PriceCache
+from tap_stripe_billing.slim import slim_invoice
 from tap_stripe_billing.windows import ReadPlan, in_window
 
 SCHEMA = th.PropertiesList(
@@ -160,7 +161,7 @@ class SubscriptionBilledStream(ExactlyOnceStream):
             if wanted and lines.get("has_more"):
                 invoice["lines"] = {**lines, "data": all_lines(api, invoice), "has_more": False}
             # Queued pages keep only what the records need: peak memory stays flat (see backfill.py).
-            page[index] = rec.slim_invoice(invoice)
+            page[index] = slim_invoice(invoice)
 
     @property
     def _rules(self) -> rec.Rules:
