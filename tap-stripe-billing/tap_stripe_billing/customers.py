@@ -28,6 +28,10 @@ class CustomerEmails:
         if isinstance(customer, Mapping) and customer.get("id"):
             self._emails[str(customer["id"])] = clean_email(customer.get("email"))
 
+    def of_invoice(self, invoice: Mapping[str, Any]) -> str | None:
+        """An invoice's email: its own ``customer_email`` (trimmed), else its customer's."""
+        return clean_email(invoice.get("customer_email")) or self.email(invoice.get("customer"))
+
     def email(self, customer: object) -> str | None:
         """The email of a customer given as an id or an expanded object."""
         if isinstance(customer, Mapping):

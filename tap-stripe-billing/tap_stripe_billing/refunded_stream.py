@@ -146,5 +146,5 @@ class SubscriptionRefundedStream(LifecycleStream):
             return FilterReason.TEST_MODE
         if rec.subscription_id(invoice) is None:
             return FilterReason.NOT_SUBSCRIPTION
-        email = rec.clean_email(invoice.get("customer_email")) or emails.email(invoice.get("customer"))
+        email = emails.of_invoice(invoice)
         return lc.refund_record(refund, invoice, email)

@@ -173,7 +173,7 @@ class SubscriptionBilledStream(ExactlyOnceStream):
     def _build(
         self, api: StripeAPI, invoice: dict[str, Any], prices: PriceCache, emails: CustomerEmails
     ) -> dict[str, Any]:
-        email = rec.clean_email(invoice.get("customer_email")) or emails.email(invoice.get("customer"))
+        email = emails.of_invoice(invoice)
         return rec.build_record(invoice, all_lines(api, invoice), prices.lookup, email)
 
     def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
