@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from tap_stripe_billing.client import created_range
+from tap_stripe_billing.client import list_params
 from tap_stripe_billing.oldest import STRIPE_EPOCH, Lister, oldest_created
 from tap_stripe_billing.windows import time_slices
 
@@ -42,7 +42,7 @@ Slice = tuple[int | None, int]
 
 def paid_invoice_params(gte: int | None, lt: int) -> list[tuple[str, Any]]:
     """``GET /v1/invoices`` parameters of a slice: paid, ``gte ≤ created < lt``, customers expanded."""
-    return [("status", "paid"), *created_range(gte, lt), ("expand[]", "data.customer")]
+    return [("status", "paid"), *list_params(gte, lt), ("expand[]", "data.customer")]
 
 
 def read_paid_invoices(
@@ -76,7 +76,7 @@ def read_paid_invoices(
             return
     if created_gte is None:
         if newest is None:
-            params = [("status", "paid"), *created_range(None, created_lt, limit=1)]
+            params = [("status", "paid"), *list_params(None, created_lt, limit=1)]
             newest, newest_seconds = api.get("/v1/invoices", params), None
         if not newest or not newest.get("data"):
             return

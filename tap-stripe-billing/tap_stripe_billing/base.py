@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream, Tap
 
-from tap_stripe_billing.client import StripeAPI, created_range
+from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.records import FilterReason
 from tap_stripe_billing.run import Run
 from tap_stripe_billing.settings import Settings
@@ -240,7 +240,7 @@ def _since(before: Mapping[str, int], now: Mapping[str, int]) -> dict[str, int]:
 
 def event_params(types: list[str], gte: int | None, lt: int | None) -> list[tuple[str, Any]]:
     """``GET /v1/events`` parameters: the types, then the created range and page size."""
-    return [("types[]", t) for t in types] + created_range(gte, lt)
+    return [("types[]", t) for t in types] + list_params(gte, lt)
 
 
 def event_object(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -258,4 +258,4 @@ def all_lines(api: StripeAPI, invoice: Mapping[str, Any]) -> list[dict[str, Any]
     lines = invoice.get("lines") or {}
     if not lines.get("has_more"):
         return list(lines.get("data") or [])
-    return list(api.list_all(f"/v1/invoices/{invoice['id']}/lines", [("limit", 100)]))
+    return list(api.list_all(f"/v1/invoices/{invoice['id']}/lines", list_params()))

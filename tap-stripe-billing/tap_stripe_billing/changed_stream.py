@@ -16,7 +16,7 @@ from singer_sdk import typing as th
 from tap_stripe_billing import lifecycle as lc
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.base import Candidate, all_lines, event_object, previous_attributes
-from tap_stripe_billing.client import StripeAPI, created_range
+from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.lifecycle_streams import EVENT_RETENTION, RETENTION_MARGIN, LifecycleStream
 from tap_stripe_billing.prices import PriceCache
@@ -101,7 +101,7 @@ class SubscriptionChangedStream(LifecycleStream):
         customers expanded; the subscriptions' current items come from one ``status=all`` walk, read
         only when an old change exists.
         """
-        params = [*created_range(plan.created_gte), ("expand[]", "data.customer")]
+        params = [*list_params(plan.created_gte), ("expand[]", "data.customer")]
         by_sub: dict[str, list[dict[str, Any]]] = {}
         for invoice in api.list_all("/v1/invoices", params):
             if invoice.get("billing_reason") != "subscription_update":
@@ -119,7 +119,7 @@ class SubscriptionChangedStream(LifecycleStream):
             return
         price_of = self.price_resolver(prices)
         current: dict[str, dict[str, Any]] = {}
-        for listed in api.list_all("/v1/subscriptions", [("status", "all"), ("limit", 100)]):
+        for listed in api.list_all("/v1/subscriptions", [("status", "all"), *list_params()]):
             if listed.get("id") in wanted:
                 current[str(listed["id"])] = listed
         for sub_id in sorted(wanted):
@@ -156,7 +156,7 @@ class SubscriptionChangedStream(LifecycleStream):
         items = sub.get("items") or {}
         if isinstance(items, Mapping) and items.get("has_more"):
             listed = list(
-                api.list_all("/v1/subscription_items", [("subscription", sub["id"]), ("limit", 100)])
+                api.list_all("/v1/subscription_items", [("subscription", sub["id"]), *list_params()])
             )
             return lc.items_of(listed, price_of)
         return lc.subscription_items(sub, price_of)

@@ -35,7 +35,7 @@ from tap_stripe_billing.pacing import (
     retry_after,
 )
 
-__all__ = ["RateLimiter", "StripeAPI", "backoff_delay", "build_path", "created_range", "endpoint_name"]
+__all__ = ["RateLimiter", "StripeAPI", "backoff_delay", "build_path", "endpoint_name", "list_params"]
 
 QueryParams = Sequence[tuple[str, Any]]
 
@@ -54,11 +54,14 @@ def resource_name(path: str) -> str:
     return parts[2] if len(parts) > 2 else path
 
 
-def created_range(
-    gte: int | None = None, lt: int | None = None, *, limit: int = 100
+PAGE_SIZE = 100  # Stripe's largest page
+
+
+def list_params(
+    gte: int | None = None, lt: int | None = None, *, limit: int = PAGE_SIZE
 ) -> list[tuple[str, Any]]:
-    """The ``created[gte]``/``created[lt]`` bounds (each only when given) and ``limit`` of a list read:
-    callers put their filters before these and their ``expand[]`` after."""
+    """The ``created[gte]``/``created[lt]`` bounds (each only when given) and ``limit`` of every list
+    read: callers put their filters before these and their ``expand[]`` after."""
     params: list[tuple[str, Any]] = []
     if gte is not None:
         params.append(("created[gte]", gte))
@@ -133,7 +136,7 @@ class StripeAPI:
         record, that the key is accepted and may read invoices. Without a Date header: the local clock.
         """
         if self.server_time is None:
-            self.get("/v1/invoices", [("limit", 1), ("status", "paid")])
+            self.get("/v1/invoices", [("status", "paid"), *list_params(limit=1)])
         return self.server_time if self.server_time is not None else int(time.time())
 
     def _note_server_time(self, headers: Any) -> None:

@@ -29,7 +29,7 @@ from singer_sdk import typing as th
 from tap_stripe_billing import lifecycle as lc
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.base import Candidate, ExactlyOnceStream, event_object
-from tap_stripe_billing.client import StripeAPI, created_range
+from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.records import FilterReason, PriceInfo
@@ -88,7 +88,7 @@ class SubscriptionCanceledStream(LifecycleStream):
         emails = CustomerEmails(api)
         if plan.mode == "backfill":
             # No filter on when a subscription ended: every canceled one created before U is listed.
-            params = [("status", "canceled"), *created_range(None, plan.upper), ("expand[]", "data.customer")]
+            params = [("status", "canceled"), *list_params(None, plan.upper), ("expand[]", "data.customer")]
             source: Iterator[tuple[dict[str, Any], int | None]] = (
                 (sub, None) for sub in api.list_all("/v1/subscriptions", params)
             )

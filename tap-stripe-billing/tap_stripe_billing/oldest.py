@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from tap_stripe_billing.client import created_range
+from tap_stripe_billing.client import list_params
 from tap_stripe_billing.windows import DAY
 
 STRIPE_EPOCH = 1_293_840_000  # 2011-01-01: no Stripe object is older
@@ -31,7 +31,7 @@ class Lister(Protocol):
 
 def newest_paid_invoice(api: Lister) -> dict[str, Any] | None:
     """``GET /v1/invoices?status=paid&limit=1``: the newest paid invoice (a page of at most one)."""
-    return api.get("/v1/invoices", [("status", "paid"), *created_range(limit=1)])
+    return api.get("/v1/invoices", [("status", "paid"), *list_params(limit=1)])
 
 
 def oldest_created(
@@ -60,7 +60,7 @@ def oldest_created(
     started = time.monotonic()
     first = newest
     if first is None:
-        first = api.get("/v1/invoices", [("status", "paid"), *created_range(None, lt, limit=1)])
+        first = api.get("/v1/invoices", [("status", "paid"), *list_params(None, lt, limit=1)])
     if not first or not first.get("data"):
         return None
     low, high = STRIPE_EPOCH, int(first["data"][0]["created"]) + 1  # none before low; some before high
@@ -97,5 +97,5 @@ def oldest_created(
 
 
 def _any_paid_before(api: Lister, point: int) -> bool:
-    body = api.get("/v1/invoices", [("status", "paid"), *created_range(None, point, limit=1)])
+    body = api.get("/v1/invoices", [("status", "paid"), *list_params(None, point, limit=1)])
     return bool(body and body.get("data"))

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from tap_stripe_billing.client import list_params
 from tap_stripe_billing.records import PriceInfo, price_info_from_payload
 
 
@@ -46,7 +47,7 @@ class PriceCache:
     def _walk(self) -> None:
         found: dict[str, PriceInfo | None] = {}
         count = 0
-        for price in self._api.list_all("/v1/prices", [("limit", 100), ("expand[]", "data.product")]):
+        for price in self._api.list_all("/v1/prices", [*list_params(), ("expand[]", "data.product")]):
             found[str(price["id"])] = price_info_from_payload(price)
             count += 1
         self._prices.update(found)

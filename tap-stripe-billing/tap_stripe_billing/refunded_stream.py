@@ -16,7 +16,7 @@ from singer_sdk import typing as th
 from tap_stripe_billing import lifecycle as lc
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.base import Candidate, event_object, previous_attributes
-from tap_stripe_billing.client import StripeAPI, created_range
+from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.lifecycle_streams import EVENT_RETENTION, LifecycleStream
 from tap_stripe_billing.records import FilterReason
@@ -51,7 +51,7 @@ class SubscriptionRefundedStream(LifecycleStream):
         now = self.run.clock.now()
         source: Iterator[tuple[dict[str, Any], bool, int | None]]
         if plan.mode == "backfill":
-            params = created_range(plan.created_gte, plan.upper)
+            params = list_params(plan.created_gte, plan.upper)
             self._link_credit_notes(api, params, invoices)
             # A recent refund may still turn succeeded in an event the next run re-reads: keep it in
             # the dedupe set as seen now. Older ones by their own time.
@@ -119,7 +119,7 @@ class SubscriptionRefundedStream(LifecycleStream):
                 [
                     ("payment[type]", kind),
                     (f"payment[{kind}]", payment_id),
-                    ("limit", 10),
+                    *list_params(limit=10),
                     ("expand[]", "data.invoice"),
                 ],
             )
