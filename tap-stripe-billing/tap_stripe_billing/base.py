@@ -66,8 +66,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class RunStart:
-    """What a stream fixes before it reads anything, in this order: the run's
-    first request (``opening``, when the run's clock is not read yet), Stripe's "now", the read plan.
+    """What a stream fixes before it reads anything, in this order: the run's first request
+    (``opening``, made only while the run's clock is not read yet), Stripe's "now", the read plan.
 
     ``requests_before``/``retries_before``: the shared client's counts when the stream started, so the
     stream's run summary counts only its own requests.

@@ -2,7 +2,7 @@
 (here), ``subscription_refunded`` (``refunded_stream.py``), and what they share.
 
 All three share the exactly-once loop of ``base.py`` (bookmark U on Stripe's clock, overlap re-read,
-dedupe set in state, state written only after every read) and say here what they read:
+dedupe set in state, state written only after every read). What each reads:
 
 - ``subscription_changed``: hourly, ``customer.subscription.updated`` events; backfill, those events for
   the last 30 days (less an hour of margin) and, before that, the ``subscription_update`` (proration)
