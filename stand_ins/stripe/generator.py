@@ -161,7 +161,11 @@ class _Generator:
     def pay(self, inv: Invoice, at: int) -> None:
         inv.paid_at = at
         inv.paid_amount = inv.amount_due
-        self.emit("invoice.paid", at, inv)
+        created = at
+        share = self.cfg.late_paid_event_share
+        if share and self.rng.random() < share:  # no draw when off: seeded accounts stay as they were
+            created = at + self.rng.randint(1, self.cfg.late_paid_event_max_seconds)
+        self.emit("invoice.paid", created, inv)
         if inv.paid_amount > 0 and self.rng.random() < self.cfg.refund_share:
             self.refund(inv)
 

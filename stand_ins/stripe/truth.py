@@ -32,6 +32,7 @@ def expected_billed(
     *,
     include_test: bool = False,
     include_zero: bool = False,
+    paid_events_before: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """invoice_id -> the ``subscription_billed`` record the tap must emit (SPEC §2).
 
@@ -39,12 +40,24 @@ def expected_billed(
     ``include_test``), ``amount_paid > 0`` (unless ``include_zero``), with a subscription parent.
     The main line is the one the generator marked: the non-proration line with the largest amount, or
     for a proration-only invoice its largest positive proration line.
+
+    ``paid_events_before``: what a reader of ``invoice.paid`` events can have seen so far. Invoices whose
+    paid event Stripe created at or after this time, or has not made visible by the clock, are left out
+    (they are paid, and a later read of the events will find them); invoices whose paid event predates
+    the account's event history are kept.
     """
     now = account.now
+    unseen: set[str] = set()
+    if paid_events_before is not None:
+        unseen = {
+            ev.obj.id
+            for ev in account.events
+            if ev.type == "invoice.paid" and (ev.created >= paid_events_before or ev.visible_at > now)
+        }
     out: dict[str, dict[str, Any]] = {}
     for inv in account.invoices:
         paid_at = inv.paid_at
-        if paid_at is None or paid_at > now or paid_at >= paid_before:
+        if paid_at is None or paid_at > now or paid_at >= paid_before or inv.id in unseen:
             continue
         if paid_from is not None and paid_at < paid_from:
             continue
