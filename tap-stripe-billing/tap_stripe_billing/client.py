@@ -34,6 +34,7 @@ from tap_stripe_billing.pacing import (
     backoff_delay,
     retry_after,
 )
+from tap_stripe_billing.settings import DEFAULTS  # the defaults live in the config schema only
 
 __all__ = ["RateLimiter", "StripeAPI", "backoff_delay", "build_path", "endpoint_name", "list_params"]
 
@@ -98,11 +99,11 @@ class StripeAPI:
     def __init__(
         self,
         api_key: str,
-        api_url: str,
+        api_url: str = DEFAULTS["api_url"],
         *,
-        max_requests_per_second: float,
-        max_requests_per_second_per_endpoint: float | None = None,
-        backoff_base: float,
+        max_requests_per_second: float = DEFAULTS["max_requests_per_second"],
+        max_requests_per_second_per_endpoint: float | None = DEFAULTS["max_requests_per_second_per_endpoint"],
+        backoff_base: float = DEFAULTS["backoff_base_seconds"],
         max_retries: int = MAX_RETRIES,
         backoff_cap: float = BACKOFF_CAP_SECONDS,
         timeout: float = 60.0,

@@ -28,6 +28,8 @@ from typing import Any
 from tap_stripe_billing.sdk_private import SDK_TRANSIENT_STATE_KEYS
 from tap_stripe_billing.windows import iso_utc
 
+to_iso = iso_utc  # the bookmark's format is the records' (one rule, in windows.py); older name kept
+
 REPLICATION_KEY = "paid_at"
 EMITTED_KEY = "emitted"
 

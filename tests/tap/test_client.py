@@ -52,9 +52,7 @@ def server(shared_server: StandInServer) -> StandInServer:
 
 
 def api_for(server: StandInServer, **kwargs: Any) -> StripeAPI:
-    return StripeAPI(
-        KEY, server.url, max_requests_per_second=1000, backoff_base=0.5, sleep=lambda s: None, **kwargs
-    )
+    return StripeAPI(KEY, server.url, max_requests_per_second=1000, sleep=lambda s: None, **kwargs)
 
 
 def err(message: str, type_: str = "invalid_request_error") -> dict[str, Any]:
