@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from ..common import serve_until_interrupted
 from .config import AccountConfig
@@ -27,12 +28,11 @@ def main(argv: list[str] | None = None) -> None:
         help="enforce Stripe's per-endpoint limit, requests/s (Stripe's default is 25; default here: off)",
     )
     args = parser.parse_args(argv)
-    overrides: dict[str, int] = {}
+    cfg = AccountConfig(seed=args.seed, invoices=args.invoices)
     if args.now is not None:
-        overrides["now"] = args.now
+        cfg = dataclasses.replace(cfg, now=args.now)
     if args.history_days is not None:
-        overrides["history_days"] = args.history_days
-    cfg = AccountConfig(seed=args.seed, invoices=args.invoices, **overrides)
+        cfg = dataclasses.replace(cfg, history_days=args.history_days)
     server = StripeStandIn(
         generate_account(cfg), port=args.port, endpoint_rate_limit=args.endpoint_rate_limit
     )

@@ -5,15 +5,18 @@ All three share the exactly-once loop of ``base.py`` (bookmark U on Stripe's clo
 dedupe set in state, state written only after every read). What each reads:
 
 - ``subscription_changed``: hourly, ``customer.subscription.updated`` events; backfill, those events for
-  the last 30 days (less an hour of margin) and, before that, the ``subscription_update`` (proration)
-  invoices, undone from the subscriptions' current items (one ``status=all`` walk).
+  the last 30 days (less an hour of margin) and, before that, the proration lines of the subscription
+  invoices (immediate and deferred prorations), walked back from the subscriptions' current items (one
+  ``status=all`` walk); see ``lifecycle.py``.
 - ``subscription_canceled``: hourly, ``customer.subscription.deleted``; backfill,
   ``GET /v1/subscriptions?status=canceled``.
 - ``subscription_refunded``: hourly, ``refund.created`` and ``refund.updated`` (to succeeded); backfill,
-  ``GET /v1/refunds``; the invoice through ``GET /v1/invoice_payments`` (invoice expanded).
+  ``GET /v1/refunds``; the invoice through ``GET /v1/invoice_payments`` (invoice expanded), or for a
+  charge with no PaymentIntent through the charge read in an older API version (``lifecycle.py``).
 
 A change is identified in state by ``subscription@changed_at`` (its ``change_id`` is the event id, or the
-proration invoice id for history past the events, so the two sources would not meet on the id). A refund
+proration invoice id (``id@moment`` when it records several changes) for history past the events, so the
+two sources would not meet on the id). A refund
 read from the list is kept in the dedupe set as seen "now" when it is recent, so that a
 ``refund.updated`` to succeeded re-read in the next run's overlap is not emitted again.
 """
@@ -27,6 +30,7 @@ from typing import Any
 from singer_sdk import typing as th
 
 from tap_stripe_billing import lifecycle as lc
+from tap_stripe_billing import pricing
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.base import Candidate, ExactlyOnceStream, event_object
 from tap_stripe_billing.client import StripeAPI, list_params
@@ -67,7 +71,7 @@ class LifecycleStream(ExactlyOnceStream):
         def price_of(payload: Mapping[str, Any]) -> PriceInfo:
             info = rec.price_info_from_payload(payload)
             named = any(isinstance(v, str) and v.strip() for v in (info.nickname, info.lookup_key))
-            if named or info.product_name:
+            if (named or info.product_name) and pricing.known(info):
                 return info
             return prices.lookup(info.price_id, payload) or info
 

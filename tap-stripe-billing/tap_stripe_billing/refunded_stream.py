@@ -104,33 +104,45 @@ class SubscriptionRefundedStream(LifecycleStream):
 
     def _invoice_of(
         self, api: StripeAPI, refund: Mapping[str, Any], cache: dict[tuple[str, str], dict[str, Any] | None]
-    ) -> dict[str, Any] | None:
-        """The invoice the refunded payment paid (one invoice-payments request per payment, cached)."""
+    ) -> dict[str, Any] | str:
+        """The invoice the refunded payment paid (cached per payment), or why there is none: see
+        ``lifecycle.refund_link`` and ``lifecycle.attributed_invoice``."""
         by_note = cache.get(("refund", str(refund["id"])))
         if by_note is not None:
             return by_note
-        payment = lc.refund_payment(refund)
-        if payment is None:
-            return None
-        if payment not in cache:
-            kind, payment_id = payment
-            body = api.get(
-                "/v1/invoice_payments",
-                [
-                    ("payment[type]", kind),
-                    (f"payment[{kind}]", payment_id),
-                    *list_params(limit=10),
+        link = lc.refund_link(refund)
+        if link is None:
+            return lc.LifecycleReason.UNLINKED
+        if link not in cache:
+            kind, payment_id = link
+            if kind == "payment_intent":
+                params = [
+                    ("payment[type]", "payment_intent"),
+                    ("payment[payment_intent]", payment_id),
+                    *list_params(),
                     ("expand[]", "data.invoice"),
-                ],
-            )
-            found = None
-            for ip in (body or {}).get("data") or []:
-                invoice = ip.get("invoice")
-                if isinstance(invoice, Mapping):
-                    found = dict(invoice)
-                    break
-            cache[payment] = found
-        return cache[payment]
+                ]
+                cache[link] = lc.attributed_invoice(list(api.list_all("/v1/invoice_payments", params)))
+            else:
+                cache[link] = self._charge_invoice(api, payment_id)
+        found = cache[link]
+        if found is None:
+            return lc.LifecycleReason.NOT_INVOICED if link[0] == "charge" else lc.LifecycleReason.UNLINKED
+        return found
+
+    @staticmethod
+    def _charge_invoice(api: StripeAPI, charge_id: str) -> dict[str, Any] | None:
+        """A Charges-API payment's invoice: the charge in the last version with ``charge.invoice``, then
+        the invoice (pinned version). None when the charge paid no invoice."""
+        charge = api.get(
+            f"/v1/charges/{charge_id}", missing_ok=True, stripe_version=lc.CHARGE_INVOICE_VERSION
+        )
+        invoice_id = (charge or {}).get("invoice")
+        if isinstance(invoice_id, Mapping):
+            invoice_id = invoice_id.get("id")
+        if not invoice_id:
+            return None
+        return api.get(f"/v1/invoices/{invoice_id}", missing_ok=True)
 
     def _build(
         self,
@@ -140,8 +152,8 @@ class SubscriptionRefundedStream(LifecycleStream):
         emails: CustomerEmails,
     ) -> dict[str, Any] | str:
         invoice = self._invoice_of(api, refund, invoices)
-        if invoice is None:
-            return lc.LifecycleReason.UNLINKED
+        if isinstance(invoice, str):
+            return invoice
         if not self._live_ok(invoice.get("livemode")):
             return FilterReason.TEST_MODE
         if rec.subscription_id(invoice) is None:
