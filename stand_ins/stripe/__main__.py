@@ -26,6 +26,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="the account's default API version, for all its events (2017-08-15: never upgraded)",
     )
+    parser.add_argument(
+        "--endpoint-rate-limit",
+        type=float,
+        default=None,
+        help="enforce Stripe's per-endpoint limit, requests/s (Stripe's default is 25; default here: off)",
+    )
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
     if args.api_version is not None:
@@ -36,7 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.history_days is not None:
         overrides["history_days"] = args.history_days
     cfg = AccountConfig(seed=args.seed, invoices=args.invoices, **overrides)
-    server = StripeStandIn(generate_account(cfg), port=args.port)
+    server = StripeStandIn(
+        generate_account(cfg), port=args.port, endpoint_rate_limit=args.endpoint_rate_limit
+    )
     server.latency_seconds = args.latency_ms / 1000
     serve_until_interrupted(server, "Stripe stand-in")
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tap_stripe_billing.base import ExactlyOnceStream
 from tap_stripe_billing.client import endpoint_name
 from tap_stripe_billing.errors import StripeAccessError
 from tap_stripe_billing.state import to_iso
+from tap_stripe_billing.tap import TapStripeBilling
 
 from stand_ins.stripe.errors import StripeError
 from stand_ins.stripe.strict_params import check
@@ -86,7 +86,7 @@ def charges_api_refund_event() -> dict[str, Any]:
 
 def test_a_charges_api_refund_sends_only_parameters_stripe_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = StrictStripe([charges_api_refund_event()])
-    monkeypatch.setattr(ExactlyOnceStream, "build_api", lambda self: fake)
+    monkeypatch.setattr(TapStripeBilling, "build_api", lambda self: fake)
     stream = "subscription_refunded"
     state = {
         "bookmarks": {stream: {"replication_key": "refunded_at", "replication_key_value": to_iso(NOW - 3600)}}
