@@ -28,13 +28,20 @@ from singer_sdk import Stream
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.records import FilterReason
 from tap_stripe_billing.state import (
+    bind,
+    binding_for,
     dedupe_key,
     finalize,
+    gap_plan,
+    history_gap,
+    key_mode,
     next_bookmark,
     parse_timestamp,
     read_bookmark,
     read_emitted,
+    record_coverage,
     retention_floor,
+    to_iso,
 )
 from tap_stripe_billing.windows import ReadPlan, WindowSettings, in_window, plan_read, upper_bound
 
@@ -73,6 +80,7 @@ class ExactlyOnceStream(Stream):
         self._upper: int | None = None
         self._now: int | None = None
         self._api: StripeAPI | None = None
+        self._bound = False
         self.summary: dict[str, Any] = {}
 
     # -- what a stream says -------------------------------------------------------------------------
@@ -120,6 +128,7 @@ class ExactlyOnceStream(Stream):
 
     def get_replication_key_signpost(self, context: Context | None = None) -> dt.datetime | None:
         """The bookmark never goes past U (the stream writes exactly U at the end)."""
+        self.bind_state()
         return dt.datetime.fromtimestamp(self.upper, tz=dt.timezone.utc)
 
     @property
@@ -142,6 +151,16 @@ class ExactlyOnceStream(Stream):
         return bool(self.config.get("allow_test_mode", False))
 
     # -- the loop ---------------------------------------------------------------------------------------
+    def bind_state(self) -> None:
+        """Make the saved state this key's own (``state.bind``), once, before anything reads it: singer-sdk
+        asks for the signpost (so for U, so for the first request, which reads the bookmark) first."""
+        if self._bound:
+            return
+        self._bound = True
+        switched = bind(self.stream_state, binding_for(self.config))
+        if switched:
+            LOGGER.warning("%s: %s", self.name, switched)
+
     def read_events(
         self, api: StripeAPI, types: list[str], gte: int | None, lt: int
     ) -> Iterator[dict[str, Any]]:
@@ -157,6 +176,7 @@ class ExactlyOnceStream(Stream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Read, window, dedupe and build records; write the end-of-run state after the last one."""
         assert self.replication_key is not None
+        self.bind_state()
         settings = self.window_settings
         state = self.stream_state
         previous_bookmark = read_bookmark(state, self.replication_key)
@@ -176,6 +196,18 @@ class ExactlyOnceStream(Stream):
             plan.created_gte,
             plan.upper,
         )
+        plans = [plan]
+        gap = history_gap(state, start_date)
+        if gap is not None:  # start_date moved earlier than what the state has read: read that once
+            plans.append(gap_plan(gap, settings))
+            LOGGER.warning(
+                "%s: start_date is earlier than the history already read: reading paid times [%s, %s) once",
+                self.name,
+                "the beginning" if gap[0] is None else to_iso(gap[0]),
+                to_iso(gap[1]),
+            )
+        live = key_mode(self.config.get("api_key")) == "live"
+        marks_mode = "livemode" in (self.schema.get("properties") or {})
         api = self.api
         filtered: Counter[str] = Counter()
         emitted = dict(previously_emitted)
@@ -184,13 +216,13 @@ class ExactlyOnceStream(Stream):
         this_run: set[str] = set()
         count = 0
 
-        for item in self.read(api, plan):
+        for read_plan, item in ((p, i) for p in plans for i in self.read(api, p)):
             if isinstance(item, str):
                 filtered[item] += 1
                 continue
             reason: str | None = None
-            if not in_window(item.at, plan):
-                starts_late = plan.start_date is not None and item.at < plan.start_date
+            if not in_window(item.at, read_plan):
+                starts_late = read_plan.start_date is not None and item.at < read_plan.start_date
                 reason = FilterReason.BEFORE_START_DATE if starts_late else FilterReason.OUT_OF_WINDOW
             elif item.ident in this_run:
                 reason = FilterReason.DUPLICATE
@@ -203,6 +235,8 @@ class ExactlyOnceStream(Stream):
             if isinstance(record, str):
                 filtered[record] += 1
                 continue
+            if marks_mode:
+                record.setdefault("livemode", live)  # objects a key reads are of the key's mode
             this_run.add(item.ident)
             key = dedupe_key(item.at, item.observed)
             if key >= keep_from:
@@ -219,6 +253,7 @@ class ExactlyOnceStream(Stream):
             overlap_seconds=settings.overlap,
             replication_key=self.replication_key,
         )
+        record_coverage(state, had_bookmark=previous_bookmark is not None, start_date=start_date)
         self.summary = {
             "mode": plan.mode,
             "requests": api.request_summary(),

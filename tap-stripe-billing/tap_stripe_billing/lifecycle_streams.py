@@ -51,6 +51,7 @@ CHANGED_SCHEMA = th.PropertiesList(
     th.Property("previous_plan_level", th.StringType),
     th.Property("mrr_before", th.NumberType),
     th.Property("mrr_after", th.NumberType),
+    th.Property("livemode", th.BooleanType, description="false for a test-mode key's objects"),
 ).to_dict()
 
 CANCELED_SCHEMA = th.PropertiesList(
@@ -59,6 +60,7 @@ CANCELED_SCHEMA = th.PropertiesList(
     th.Property("customer_id", th.StringType),
     th.Property("customer_email", th.StringType),
     th.Property("cancelation_reason", th.StringType),
+    th.Property("livemode", th.BooleanType, description="false for a test-mode key's objects"),
 ).to_dict()
 
 REFUNDED_SCHEMA = th.PropertiesList(
@@ -71,6 +73,7 @@ REFUNDED_SCHEMA = th.PropertiesList(
     th.Property("amount", th.NumberType, description="refunded amount, positive, major units"),
     th.Property("currency", th.StringType, description="lower-case ISO code"),
     th.Property("reason", th.StringType),
+    th.Property("livemode", th.BooleanType, description="false for a test-mode key's objects"),
 ).to_dict()
 
 
