@@ -22,7 +22,7 @@ from target_kissmetrics.events import BuiltEvent, EventBuilder
 from target_kissmetrics.journal import DELIVERED
 from target_kissmetrics.record_validator import FastJSONSchemaValidator
 from target_kissmetrics.redact import REDACTED
-from target_kissmetrics.validation import check_key_fields
+from target_kissmetrics.validation import check_against_schema, check_key_fields
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
@@ -46,6 +46,7 @@ class KissmetricsSink(BatchSink):
         if not mapping.key_fields and key_properties:
             mapping = dataclasses.replace(mapping, key_fields=tuple(key_properties))
         check_key_fields(mapping)
+        check_against_schema(mapping, schema)  # the SCHEMA message has just arrived: stop before any record
         settings = target.settings
         self._datelike_cache: tuple[dict, frozenset[str], tuple[str, ...]] | None = None
         self.builder = EventBuilder(
