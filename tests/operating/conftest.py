@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,37 @@ def expected_billed(
 def expected_refunds(pipeline: LocalPipeline, start: str = START_DATE) -> set[str]:
     truth = pipeline.stripe.control(f"truth/refunds?before={upper(pipeline)}&from={unix(start)}")
     return {r["refund_id"] for r in truth if r["customer_email"] and "@" in r["customer_email"]}
+
+
+@dataclass
+class Ledger:
+    """What KISSmetrics must show when runs are weeks apart.
+
+    The ground truth names a person by the email the customer has *now*, but a run sees the email as of
+    its own time: a payment whose customer had no email yet was rightly skipped ("no identity") and is
+    not read again. So each run adds the payments of the window it newly covered, with the emails as of
+    that run (what it saw), and earlier windows keep theirs.
+    """
+
+    pipeline: LocalPipeline
+    billed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: set[str] = field(default_factory=set)
+    covered_to: dict[str, int] = field(default_factory=dict)
+
+    def add(self, kind: str, since: int, until: int) -> None:
+        if kind == "billed":
+            truth = self.pipeline.stripe.control(f"truth/billed?paid_from={since}&paid_before={until}")
+            self.billed.update({r["invoice_id"]: r for r in truth if "@" in (r["customer_email"] or "")})
+        else:
+            truth = self.pipeline.stripe.control(f"truth/refunds?from={since}&before={until}")
+            self.refunds |= {r["refund_id"] for r in truth if "@" in (r["customer_email"] or "")}
+
+    def after_run(self, *kinds: str) -> None:
+        """Add what the run that just ended newly covered (default: billed and refunds)."""
+        up = upper(self.pipeline)
+        for kind in kinds or ("billed", "refunds"):
+            self.add(kind, self.covered_to.get(kind, unix(START_DATE)), up)
+            self.covered_to[kind] = up
 
 
 def shown(pipeline: LocalPipeline, event: str, key: str) -> Counter[str]:
