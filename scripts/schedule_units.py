@@ -10,9 +10,11 @@ Each runs `meltano --environment=ENV schedule run NAME` in the project folder, s
 Meltano's system database, and a second run started while one is going exits 1 ("already running").
 
 The crontab line is plain POSIX sh and needs nothing from the environment (cron gives almost none): it
-changes to the project folder, sets umask 077 (Meltano writes the plugins' config files, keys included,
-for the length of a run), creates `.meltano/logs/`, keeps the log under 10 MiB (the previous 10 MiB are
-kept as `.1`) and appends the run's output to it. Keys come from the project's `.env`.
+changes to the project folder, exports PATH (Meltano 4.4.1 cannot start a plugin without one: "Cannot
+start plugin …: 'PATH'"; sh has a default it does not export), sets umask 077 (Meltano writes the
+plugins' config files, keys included, for the length of a run), creates `.meltano/logs/`, keeps the log
+under 10 MiB (the previous 10 MiB are kept as `.1`) and appends the run's output to it. Keys come from
+the project's `.env`.
 
 The systemd service runs as the project folder's owner (never root unless asked with `--user root`),
 with a start timeout below the schedule's period (a hung run is stopped with SIGTERM before the next is
@@ -55,7 +57,8 @@ def cron_command(project: Path, meltano: str, environment: str, name: str) -> st
     log = shlex.quote(f".meltano/logs/{name}.cron.log")
     run = f"{shlex.quote(meltano)} --environment={shlex.quote(environment)} schedule run {shlex.quote(name)}"
     command = (
-        f"cd {shlex.quote(str(project))} && umask 077 && mkdir -p .meltano/logs && L={log}"
+        f'cd {shlex.quote(str(project))} && export PATH="${{PATH:-/usr/bin:/bin}}" && umask 077'
+        f" && mkdir -p .meltano/logs && L={log}"
         f' && {{ [ ! -f "$L" ] || [ $(wc -c < "$L") -lt {LOG_LIMIT_BYTES} ] || mv -f "$L" "$L.1"; }}'
         f' && {run} >> "$L" 2>&1'
     )

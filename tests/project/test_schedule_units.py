@@ -34,7 +34,7 @@ def test_cron_line_runs_the_schedule_hourly_in_the_project() -> None:
     [line] = cron_lines(
         load_schedules(json.dumps(LISTING)), Path("/srv/my project"), "/venv/bin/meltano", "prod"
     )
-    assert line.startswith("0 * * * * cd '/srv/my project' && umask 077 && mkdir -p .meltano/logs && ")
+    assert line.startswith("0 * * * * cd '/srv/my project' && export PATH=")
     assert "/venv/bin/meltano --environment=prod schedule run hourly-stripe-to-kissmetrics >> " in line
     assert line.endswith(" 2>&1")
     assert "%" not in line  # cron turns % into a newline
@@ -102,7 +102,7 @@ def test_systemd_units_refuse_root_unless_asked(tmp_path: Path) -> None:
 # -- the generated units, run for real ------------------------------------------------------------------
 FAKE_MELTANO = """#!/bin/sh
 # Stands in for meltano: shows where it ran, with what, and with which umask and environment.
-echo "cwd=$(pwd) args=$* umask=$(umask) home=${HOME-unset}"
+echo "cwd=$(pwd) args=$* umask=$(umask) path=$(printenv PATH)"
 echo "to stderr" >&2
 """
 

@@ -3,9 +3,9 @@
 The suite's streams carry no email and no event time, so every record is built, checked and skipped
 (``missing_timestamp``). Their mappings name fields their schemas do not have, which the target refuses
 when a SCHEMA arrives (``validation.check_against_schema``, tested in ``test_mapping_merge.py``): that
-check is switched off here, for these streams only. What is exercised is the SDK plumbing (schemas, validation, key properties,
-STATE relaying, batching), the mapping lookup and the journal. Nothing may be sent, so the tracking
-URL points at a closed loopback port: an attempted request would fail the test.
+check is switched off here, for these streams only. What is exercised is the SDK plumbing (schemas,
+validation, key properties, STATE relaying, batching), the mapping lookup and the journal. Nothing may
+be sent, so the tracking URL points at a closed loopback port: an attempted request would fail the test.
 """
 
 from __future__ import annotations
