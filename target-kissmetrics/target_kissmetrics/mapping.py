@@ -12,7 +12,7 @@ the same stream:
 - ``remove_properties`` (a list of property names) removes built-in properties; naming one the merged
   mapping does not have is an error.
 
-(Before 0.2, a ``properties`` object replaced the built-in properties as a whole: see CHANGELOG.)
+(Earlier versions let a ``properties`` object replace the built-in properties as a whole.)
 
 Every field a mapping names must be in the stream's SCHEMA when it arrives, or the run stops with one
 line before any record is read; only ``fallback_identity_field`` and properties marked ``optional`` may
