@@ -11,7 +11,10 @@ exactly once across runs is described in ``state.py``. This module wires them to
   a payload gives no record); this loop keeps a candidate when its replication time is in the run's
   window and its identity was emitted neither in this run nor in the overlap kept in state, builds the
   record only then, and writes the end-of-run state (bookmark U, dedupe set) after the last record, once
-  every read has completed; an exception before that leaves the previous bookmark in place.
+  every read has completed; an exception before that leaves the previous bookmark in place;
+- before anything reads the saved state, the state is bound to the key's mode (``state.bind``: another
+  mode's state is parked, never applied), and a ``start_date`` earlier than what the state has read adds
+  a one-off backfill of exactly the missing range (``state.history_gap``).
 """
 
 from __future__ import annotations
