@@ -170,3 +170,13 @@ def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     broken = tmp_path / "broken.service"
     broken.write_text(units["hourly-stripe-to-kissmetrics.service"].replace("=55min", "=forever"))
     assert any("TimeoutStartSec" in line for line in problems(broken))
+
+
+def test_the_readme_shows_the_line_the_script_generates() -> None:
+    [line] = cron_lines(
+        load_schedules(json.dumps(LISTING)),
+        Path("/srv/stripe-km"),
+        "/srv/stripe-km/.venv/bin/meltano",
+        "prod",
+    )
+    assert f"\n{line}\n" in (REPO_ROOT / "README.md").read_text()
