@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from ..common import serve_until_interrupted
 from .config import AccountConfig
@@ -24,14 +25,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args(argv)
-    overrides: dict[str, int] = {}
+    cfg = AccountConfig(seed=args.seed, invoices=args.invoices)
     if args.now is not None:
-        overrides["now"] = args.now
+        cfg = dataclasses.replace(cfg, now=args.now)
     if args.history_days is not None:
-        overrides["history_days"] = args.history_days
+        cfg = dataclasses.replace(cfg, history_days=args.history_days)
     if args.horizon_days is not None:
-        overrides["horizon_days"] = args.horizon_days
-    cfg = AccountConfig(seed=args.seed, invoices=args.invoices, **overrides)
+        cfg = dataclasses.replace(cfg, horizon_days=args.horizon_days)
     server = StripeStandIn(generate_account(cfg), port=args.port)
     server.latency_seconds = args.latency_ms / 1000
     serve_until_interrupted(server, "Stripe stand-in")

@@ -9,6 +9,7 @@ from typing import Any
 from .collection import Collection
 from .config import AccountConfig
 from .model import (
+    Charge,
     CreditNote,
     Customer,
     Event,
@@ -28,8 +29,12 @@ FILTERS: dict[str, dict[str, Callable[[Any], str | None]]] = {
     },
     "subscription": {"customer": lambda o: o.customer.id},
     "credit_note": {"invoice": lambda o: o.invoice.id, "customer": lambda o: o.invoice.customer.id},
-    "invoice_payment": {"invoice": lambda o: o.invoice.id, "payment_intent": lambda o: o.invoice.pi_id},
-    "refund": {"charge": lambda o: o.invoice.ch_id, "payment_intent": lambda o: o.invoice.pi_id},
+    "invoice_payment": {
+        "invoice": lambda o: o.invoice.id,
+        "payment_intent": lambda o: o.invoice.pi_id,
+        "payment_record": lambda o: None,  # no payment records in a generated account
+    },
+    "refund": {"charge": lambda o: o.ch_id, "payment_intent": lambda o: o.pi_id},
     "price": {"product": lambda o: o.product.id},
     "customer": {"email": lambda o: o.email},
     "event": {},
@@ -53,6 +58,7 @@ class Account:
         credit_notes: Sequence[CreditNote],
         invoice_payments: Sequence[InvoicePayment],
         events: Sequence[Event],
+        charges: Sequence[Charge] = (),
     ) -> None:
         self.config = cfg
         self._now = cfg.now
@@ -75,6 +81,7 @@ class Account:
             "invoice_payment": self.invoice_payments,
             "event": self.events,
         }
+        self.charges = list(charges)  # standalone charges (invoice charges live on their invoices)
         self._ids: dict[str, dict[str, Any]] = {}
         self._collections: dict[tuple[str, bool, str, str], Collection[Any]] = {}
 
@@ -99,6 +106,16 @@ class Account:
             table = {o.id: o for o in self.by_kind[kind]}
             self._ids[kind] = table
         return table.get(object_id)
+
+    def charge(self, charge_id: str) -> Invoice | Charge | None:
+        """The invoice a charge paid, or the standalone charge with that id."""
+        table = self._ids.get("charge")
+        if table is None:
+            table = {inv.ch_id: inv for inv in self.invoices if inv.ch_id is not None}
+            table.update({ch.id: ch for ch in self.charges})
+            self._ids["charge"] = table
+        found: Invoice | Charge | None = table.get(charge_id)
+        return found
 
     def collection(self, kind: str, livemode: bool, field: str = "", value: str = "") -> Collection[Any]:
         """The objects of ``kind`` in ``livemode`` (optionally with ``field == value``), sorted by created."""

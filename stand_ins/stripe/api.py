@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import expand, params
+from . import expand, params, render_catalog
 from .account import Account
 from .errors import StripeError, missing
 from .keys import KeyInfo
-from .model import Invoice
+from .model import Charge, Invoice
 from .render import render
+from .render_billing import charge as render_charge
 from .render_invoice import line as render_line
 
 EVENT_RETENTION = 30 * 86_400
@@ -25,6 +26,7 @@ class Call:
     livemode: bool
     path_args: dict[str, str]
     params: params.Params
+    version: str | None = None  # the request's ``Stripe-Version`` header (None: the pinned version)
 
     @property
     def now(self) -> int:
@@ -107,12 +109,39 @@ def _keep(call: Call, kind: str) -> Callable[[Any], bool] | None:
     return None
 
 
+PAYMENT_TYPES = ("payment_intent", "payment_record")  # InvoicePaymentListParamsPayment.type
+
+
+def _payment_filter(p: params.Params) -> tuple[str, str] | None:
+    """``payment[type]`` and ``payment[<type>]`` of ``GET /v1/invoice_payments``, checked as Stripe
+    does: only PaymentIntents and payment records can be filtered on (a charge cannot)."""
+    payment = p.maps.get("payment")
+    if payment is None:
+        return None
+    for key in payment:
+        if key not in ("type", *PAYMENT_TYPES):
+            raise StripeError(400, f"Received unknown parameter: payment[{key}]", param=f"payment[{key}]")
+    kind = payment.get("type")
+    if kind is None:
+        raise StripeError(400, "Missing required param: payment[type].", param="payment[type]")
+    if kind not in PAYMENT_TYPES:
+        raise StripeError(
+            400,
+            "Invalid payment[type]: must be one of payment_intent or payment_record",
+            param="payment[type]",
+        )
+    value = payment.get(kind)
+    if not value:
+        raise StripeError(400, f"Missing required param: payment[{kind}].", param=f"payment[{kind}]")
+    return kind, value
+
+
 def _subset(call: Call, kind: str) -> tuple[str, str]:
     p = call.params
     if kind == "invoice_payment":
-        payment = p.maps.get("payment", {})
-        if payment.get("payment_intent"):
-            return "payment_intent", payment["payment_intent"]
+        found = _payment_filter(p)
+        if found is not None:
+            return found
     for name in ("customer", "subscription", "invoice", "charge", "payment_intent", "product", "email"):
         if p.get(name) and name in _FILTERABLE.get(kind, ()):
             return name, p.scalars[name]
@@ -140,6 +169,13 @@ def _cursor(call: Call, kind: str, label: str, param: str) -> tuple[int, str] | 
     return obj.created, obj.id
 
 
+def _includable(kind: str, paths: list[str], tiers_path: str) -> tuple[list[str], bool]:
+    """A Price's ``tiers`` are includable: absent unless expanded (``expand[]=tiers``)."""
+    if kind != "price" or tiers_path not in paths:
+        return paths, False
+    return [p for p in paths if p != tiers_path], True
+
+
 def list_handler(segment: str) -> Handler:
     kind, label, _ = KINDS[segment]
 
@@ -160,9 +196,10 @@ def list_handler(segment: str) -> Handler:
         before = _cursor(call, kind, label, "ending_before")
         lo, hi = coll.bounds(gte, lte)
         objs, more = coll.page(lo, hi, limit, keep, after=after, before=before)
+        paths, tiers = _includable(kind, paths, "data.tiers")
         out = {
             "object": "list",
-            "data": [render(kind, o, call.now) for o in objs],
+            "data": [render_catalog.price(o, tiers) if tiers else render(kind, o, call.now) for o in objs],
             "has_more": more,
             "url": f"/v1/{segment}",
         }
@@ -181,10 +218,28 @@ def retrieve_handler(segment: str) -> Handler:
         obj = call.account.get(kind, object_id)
         if not visible(call, kind, obj):
             raise missing(label, object_id)
-        out = render(kind, obj, call.now)
+        assert obj is not None
+        paths, tiers = _includable(kind, paths, "tiers")
+        out = render(kind, obj, call.now) if not tiers else render_catalog.price(obj, with_tiers=True)
         return expand.apply(out, paths, resolver(call)) if paths else out
 
     return handle
+
+
+def retrieve_charge(call: Call) -> dict[str, Any]:
+    """``GET /v1/charges/{id}``: rendered in the request's ``Stripe-Version``, so an older version still
+    carries ``invoice`` (removed from the Charge in 2025-03-31.basil)."""
+    expand.check(call.params.lists.get("expand", []), is_list=False)
+    charge_id = call.path_args["id"]
+    source = call.account.charge(charge_id)
+    created = None
+    if isinstance(source, Invoice):
+        created = source.paid_at if source.paid_at is not None else source.finalized_at
+    elif isinstance(source, Charge):
+        created = source.created
+    if source is None or created is None or created > call.now or source.livemode != call.livemode:
+        raise missing("charge", charge_id)
+    return render_charge(source, call.now, call.version)
 
 
 def invoice_lines(call: Call) -> dict[str, Any]:
@@ -247,6 +302,7 @@ def _route(method: str, template: str, handler: Handler, permission: str) -> Rou
 
 ROUTES: list[Route] = [
     _route("GET", "/v1/invoices/{id}/lines", invoice_lines, "rak_invoice_read"),
+    _route("GET", "/v1/charges/{id}", retrieve_charge, "rak_charge_read"),
     _route("GET", "/v1/account", account, "rak_invoice_read"),
     _route("GET", "/v1/accounts/{id}", account, "rak_invoice_read"),
 ]
@@ -272,8 +328,25 @@ def unrecognized(method: str, path: str) -> StripeError:
     )
 
 
-def handle(
-    account: Account, route: Route, path_args: dict[str, str], pairs: list[tuple[str, str]], key: KeyInfo
+_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
+
+
+def check_version(version: str | None) -> str | None:
+    """A ``Stripe-Version`` header as Stripe takes it (a dated version), else its 400."""
+    if version is None or version == "":
+        return None
+    if not _VERSION.match(version):
+        raise StripeError(400, f"Invalid Stripe API version: {version}", param="Stripe-Version")
+    return version
+
+
+def handle(  # noqa: PLR0917
+    account: Account,
+    route: Route,
+    path_args: dict[str, str],
+    pairs: list[tuple[str, str]],
+    key: KeyInfo,
+    version: str | None = None,
 ) -> dict[str, Any]:
-    call = Call(account, key.livemode, path_args, params.parse(pairs))
+    call = Call(account, key.livemode, path_args, params.parse(pairs), check_version(version))
     return route.handler(call)

@@ -5,14 +5,20 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from . import price_kinds as price_kinds_module
 from .config import DAY
 from .ids import IdFactory
 from .model import Price, Product
+from .money import WHOLE_UNITS_ONLY, whole
 
 CURRENCIES = ("usd", "eur", "jpy", "kwd")
 CURRENCY_WEIGHTS = (60, 25, 10, 5)
-# minor units of the currency per US cent
-_FX = {"usd": 1.0, "eur": 0.92, "jpy": 1.5, "kwd": 3.08}
+# Stripe's special cases (``AccountConfig.extra_currencies``): ISK and UGX are two-decimal in Stripe's API
+# with no minor unit (amounts are multiples of 100), HUF is two-decimal.
+EXTRA_CURRENCIES = ("ugx", "isk", "huf")
+EXTRA_WEIGHT = 4
+# units of the currency in Stripe's API per US cent
+_FX = {"usd": 1.0, "eur": 0.92, "jpy": 1.5, "kwd": 3.08, "ugx": 3700.0, "isk": 138.0, "huf": 360.0}
 
 # (interval, interval_count, label, weight)
 INTERVALS = (
@@ -51,7 +57,8 @@ def amount_for(cents_per_month: int, currency: str, interval: str, count: int) -
         cents = cents_per_month * 10 * count
     else:  # week
         cents = round(cents_per_month * 12 / 52) * count
-    return max(1, round(cents * _FX[currency]))
+    amount = max(1, round(cents * _FX[currency]))
+    return max(100, whole(amount, currency)) if currency in WHOLE_UNITS_ONLY else amount
 
 
 @dataclass
@@ -65,6 +72,8 @@ class Catalog:
     archived: dict[tuple[str, str, int], list[Price]] = field(default_factory=dict)
     legacy: dict[tuple[str, str, int], list[Price]] = field(default_factory=dict)
     addons: dict[tuple[str, str, int], list[Price]] = field(default_factory=dict)
+    # (currency, interval, count) -> kind (price_kinds.KINDS) -> [price per tier]
+    specials: dict[tuple[str, str, int], dict[str, list[Price]]] = field(default_factory=dict)
     one_offs: dict[str, list[Price]] = field(default_factory=dict)
 
 
@@ -123,14 +132,21 @@ class _Builder:
         return p
 
 
-def build_catalog(rng: random.Random, ids: IdFactory, livemode: bool, t0: int) -> Catalog:
+def build_catalog(  # noqa: PLR0917
+    rng: random.Random,
+    ids: IdFactory,
+    livemode: bool,
+    t0: int,
+    currencies: tuple[str, ...] = CURRENCIES,
+    price_kinds: bool = False,
+) -> Catalog:
     b = _Builder(ids, livemode, t0 - 400 * DAY)
     cat = b.cat
     mode = "" if livemode else "test_"
     tier_products = [b.product(name, f"The {name} plan") for name, _ in TIERS]
     addon_products = [b.product(name, f"Add-on: {name}") for name, _ in ADDONS]
     one_off_products = [b.product(name, name) for name, _ in ONE_OFFS]
-    for currency in CURRENCIES:
+    for currency in currencies:
         for interval, count, label, _ in INTERVALS:
             key = (currency, interval, count)
             cat.mains[key] = []
@@ -161,6 +177,25 @@ def build_catalog(rng: random.Random, ids: IdFactory, livemode: bool, t0: int) -
                 )
                 for i, ((name, cents), prod) in enumerate(zip(ADDONS, addon_products, strict=True))
             ]
+            if price_kinds:
+                cat.specials[key] = {
+                    kind: [
+                        price_kinds_module.shape(
+                            b.price(
+                                prod,
+                                currency,
+                                amount_for(cents, currency, interval, count),
+                                interval,
+                                count,
+                                nickname=f"{name} {label.capitalize()} ({kind})",
+                                tier=tier,
+                            ),
+                            kind,
+                        )
+                        for tier, ((name, cents), prod) in enumerate(zip(TIERS, tier_products, strict=True))
+                    ]
+                    for kind in price_kinds_module.KINDS
+                }
             if interval == "month" and count == 1 and currency in ("usd", "eur"):
                 cat.archived[key] = [
                     b.price(

@@ -5,12 +5,22 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from . import generator_billing_kinds as kinds
 from .account import Account
-from .catalog import CURRENCIES, CURRENCY_WEIGHTS, INTERVALS, TIER_WEIGHTS, Catalog, build_catalog
+from .catalog import (
+    CURRENCIES,
+    CURRENCY_WEIGHTS,
+    EXTRA_WEIGHT,
+    INTERVALS,
+    TIER_WEIGHTS,
+    Catalog,
+    build_catalog,
+)
 from .config import DAY, AccountConfig
 from .ids import IdFactory
 from .model import (
     Change,
+    Charge,
     CreditNote,
     Customer,
     Event,
@@ -22,7 +32,9 @@ from .model import (
     Refund,
     Subscription,
 )
+from .money import whole
 from .people import person
+from .price_kinds import charged_or_zero
 from .timeline import period_adder
 
 FEEDBACK = (
@@ -56,9 +68,11 @@ class _Generator:
         self.t0 = cfg.now - cfg.history_days * DAY
         self.t_end = cfg.now + cfg.horizon_days * DAY
         self.event_from = cfg.now - cfg.event_history_days * DAY
+        self.currencies = CURRENCIES + cfg.extra_currencies
+        self.currency_weights = CURRENCY_WEIGHTS + (EXTRA_WEIGHT,) * len(cfg.extra_currencies)
         self.catalogs: dict[bool, Catalog] = {
-            True: build_catalog(self.rng, self.ids, True, self.t0),
-            False: build_catalog(self.rng, self.ids, False, self.t0),
+            mode: build_catalog(self.rng, self.ids, mode, self.t0, self.currencies, cfg.price_kinds_share > 0)
+            for mode in (True, False)
         }
         self.customers: dict[bool, list[Customer]] = {True: [], False: []}
         self.subscriptions: list[Subscription] = []
@@ -66,6 +80,7 @@ class _Generator:
         self.refunds: list[Refund] = []
         self.credit_notes: list[CreditNote] = []
         self.payments: list[InvoicePayment] = []
+        self.charges: list[Charge] = []
         self.events: list[Event] = []
         self.live_count = 0
         self.one_off_count = 0
@@ -90,6 +105,7 @@ class _Generator:
             credit_notes=self.credit_notes,
             invoice_payments=self.payments,
             events=self.events,
+            charges=self.charges,
         )
 
     # -- building blocks -------------------------------------------------------------------------
@@ -114,7 +130,7 @@ class _Generator:
         name, email, email_set_at = person(
             rng, len(pool) + 1, created, livemode, self.cfg.no_email_share, self.cfg.late_email_share
         )
-        cur = currency or rng.choices(CURRENCIES, CURRENCY_WEIGHTS)[0]
+        cur = currency or rng.choices(self.currencies, self.currency_weights)[0]
         c = Customer(self.ids.new("cus"), name, email, email_set_at, created, livemode, cur)
         pool.append(c)
         return c
@@ -135,12 +151,17 @@ class _Generator:
     def invoice(
         self, customer: Customer, sub: Subscription | None, created: int, reason: str, lines: list[Line]
     ) -> Invoice:
-        inv = Invoice(self.ids.new("in"), customer, sub, created, reason, lines)
+        pending = kinds.take_pending(sub)
+        inv = Invoice(
+            self.ids.new("in"), customer, sub, created, reason, lines + [ln for _, g in pending for ln in g]
+        )
+        for change, _ in pending:
+            change.invoice = inv
         inv.number = f"{customer.id[-8:].upper()}-{len(self.invoices) + 1:05d}"
         if sub is not None:
             inv.sub_metadata = sub.versions[-1][1]
-            regular = [ln for ln in lines if not ln.proration]
-            pool = regular or [ln for ln in lines if ln.amount > 0] or lines
+            regular = [ln for ln in inv.lines if not ln.proration]
+            pool = regular or [ln for ln in inv.lines if ln.amount > 0] or inv.lines
             inv.main_line = max(pool, key=lambda ln: ln.amount)
         self.invoices.append(inv)
         if customer.livemode and created <= self.cfg.now:
@@ -157,11 +178,20 @@ class _Generator:
             inv.ch_id = self.ids.new("ch")
             inv.ip_id = self.ids.new("inpay")
             self.payments.append(InvoicePayment(inv.ip_id, inv, at))
+            kinds.charges_api_payment(self, inv)
 
     def pay(self, inv: Invoice, at: int) -> None:
         inv.paid_at = at
         inv.paid_amount = inv.amount_due
-        self.emit("invoice.paid", at, inv)
+        created = at
+        share = self.cfg.late_paid_event_share
+        if share and self.rng.random() < share:  # no draw when off: seeded accounts stay as they were
+            created = at + self.rng.randint(1, self.cfg.late_paid_event_max_seconds)
+        self.emit("invoice.paid", created, inv)
+        if kinds.shared_payment(self, inv, at) is not None:
+            if self.rng.random() < 0.5:
+                self.refund(inv, credit_note=False)
+            return
         if inv.paid_amount > 0 and self.rng.random() < self.cfg.refund_share:
             self.refund(inv)
 
@@ -187,7 +217,7 @@ class _Generator:
         self.emit("invoice.marked_uncollectible", inv.uncollectible_at, inv)
         return False
 
-    def refund(self, inv: Invoice) -> None:
+    def refund(self, inv: Invoice, *, credit_note: bool = True) -> None:
         rng = self.rng
         assert inv.paid_at is not None
         at = inv.paid_at + rng.randint(3600, 20 * DAY)
@@ -196,7 +226,7 @@ class _Generator:
         amount = (
             inv.paid_amount
             if rng.random() < 0.5 or inv.paid_amount < 2
-            else rng.randint(1, inv.paid_amount - 1)
+            else whole(rng.randint(1, inv.paid_amount - 1), inv.currency) or inv.paid_amount
         )
         roll = rng.random()
         status = "succeeded" if roll < 0.94 else "failed" if roll < 0.97 else "pending"
@@ -206,7 +236,7 @@ class _Generator:
         self.emit("refund.created", at, refund)
         if status == "succeeded":
             self.emit("charge.refunded", at, refund)
-            if rng.random() < 0.5:
+            if credit_note and rng.random() < 0.5:
                 note = CreditNote(self.ids.new("cn"), inv, amount, at, refund)
                 note.number = f"{inv.number}-CN-{len(inv.credit_notes) + 1:02d}"
                 inv.credit_notes.append(note)
@@ -215,6 +245,8 @@ class _Generator:
 
     # -- one-off invoices ------------------------------------------------------------------------
     def one_off(self, livemode: bool) -> None:
+        if kinds.standalone_charge(self, livemode):
+            return
         rng = self.rng
         created = rng.randint(self.t0, self.t_end)
         cust = self.customer(livemode, created)
@@ -259,12 +291,15 @@ class _Generator:
         elif key in cat.archived and start < cfg.now - 200 * DAY and rng.random() < 0.4:
             main = cat.archived[key][tier]
         qty = 1 if rng.random() < 0.8 else rng.randint(2, 5)
+        main, qty = kinds.special_price(self, cat, key, main, qty)
         sub = Subscription(self.ids.new("sub"), cust, start, livemode, cust.currency)
         self.subscriptions.append(sub)
         items: list[Item] = [(self.ids.new("si"), main, qty)]
         roll = rng.random()
         many = cfg.many_items_share
         n_addons = rng.randint(11, 14) if roll < many else rng.randint(1, 3) if roll < 0.25 else 0
+        if main.scheme == "metered":
+            n_addons = 0  # a usage-billed subscription of one item (see price_kinds.py)
         items += [(self.ids.new("si"), p, 1) for p in rng.sample(cat.addons[key], n_addons)]
         metadata = {"signup_channel": rng.choice(("web", "sales", "partner"))} if rng.random() < 0.3 else {}
         sub.add_version(start, tuple(items), metadata)
@@ -286,10 +321,12 @@ class _Generator:
 
     def bill(self, sub: Subscription, at: int, end: int, reason: str, credit: int) -> tuple[Invoice, int]:
         items = sub.versions[-1][0]
-        lines = [
-            self.line(p, q, p.unit_amount * q, at, end, False, si, f"{q} x {p.product.name}")
-            for si, p, q in items
-        ]
+        lines = []
+        for si, p, q in items:
+            amount, billed_qty = kinds.period_line(self, p, q)
+            lines.append(
+                self.line(p, billed_qty, amount, at, end, False, si, f"{billed_qty} x {p.product.name}")
+            )
         inv = self.invoice(sub.customer, sub, at, reason, lines)
         inv.starting_balance = credit
         return inv, min(0, inv.total + credit)
@@ -332,19 +369,33 @@ class _Generator:
                     )
                     continue
             if cancel_at is not None and cancel_at <= self.t_end:
-                self.cancel(sub, cancel_at, "cancellation_requested")
+                share = self.cfg.period_end_cancel_share
+                at_end = p_end if share and rng.random() < share else None
+                self.cancel(sub, cancel_at, "cancellation_requested", at_end)
                 sub.boundaries.append(p_end)
                 return
             k, p_start = k + 1, p_end
         sub.boundaries.append(p_start)
 
-    def cancel(self, sub: Subscription, at: int, reason: str) -> None:
+    def cancel(self, sub: Subscription, at: int, reason: str, period_end: int | None = None) -> None:
+        """Cancel now, or (``period_end``) at the end of the period: requested at ``at`` (Stripe's
+        ``canceled_at``), ended at ``period_end`` (``ended_at``, the ``deleted`` event)."""
         rng = self.rng
         sub.canceled_at, sub.cancel_reason = at, reason
+        sub.ended_at = at if period_end is None else period_end
         if reason == "cancellation_requested":
             sub.cancel_feedback = rng.choice(FEEDBACK)
             sub.cancel_comment = rng.choice(COMMENTS) if rng.random() < 0.3 else None
-        self.emit("customer.subscription.deleted", at, sub)
+        if period_end is not None:
+            sub.cancel_at_period_end = True
+            previous = {
+                "cancel_at": None,
+                "cancel_at_period_end": False,
+                "canceled_at": None,
+                "cancellation_details": {"comment": None, "feedback": None, "reason": None},
+            }
+            self.emit("customer.subscription.updated", at, sub, previous)
+        self.emit("customer.subscription.deleted", sub.ended_at, sub)
 
     def change(  # noqa: PLR0917
         self, sub: Subscription, at: int, p_start: int, p_end: int, interval: str, count: int, credit: int
@@ -361,12 +412,12 @@ class _Generator:
         new_price, new_qty = old_price, old_qty
         if kind == "upgrade":
             if old_price.tier < 2:
-                new_price = cat.mains[key][old_price.tier + 1]
+                new_price = kinds.changed_price(self, cat, key, old_price.tier + 1, len(old_items))
             else:
                 kind, new_qty = "more", old_qty + rng.randint(1, 3)
         elif kind == "downgrade":
             if old_price.tier > 0:
-                new_price = cat.mains[key][old_price.tier - 1]
+                new_price = kinds.changed_price(self, cat, key, old_price.tier - 1, len(old_items))
             else:
                 kind = "metadata"
         elif kind == "more":
@@ -376,6 +427,8 @@ class _Generator:
                 new_qty = old_qty - 1
             else:
                 kind = "metadata"
+        if kind in ("more", "fewer") and old_price.scheme == "metered":
+            kind = "metadata"  # a metered item has no quantity
         if kind == "swap":
             other = {("month", 1): ("month", 3), ("month", 3): ("month", 1)}.get((interval, count))
             if other is None or len(old_items) > 1:
@@ -395,7 +448,7 @@ class _Generator:
         credit_line = self.line(
             old_price,
             old_qty,
-            -round(old_price.unit_amount * old_qty * frac),
+            -whole(round(charged_or_zero(old_price, old_qty) * frac), sub.currency),
             at,
             p_end,
             True,
@@ -408,7 +461,7 @@ class _Generator:
             charge_line = self.line(
                 new_price,
                 new_qty,
-                new_price.unit_amount * new_qty,
+                charged_or_zero(new_price, new_qty),
                 at,
                 new_end,
                 False,
@@ -419,7 +472,7 @@ class _Generator:
             charge_line = self.line(
                 new_price,
                 new_qty,
-                round(new_price.unit_amount * new_qty * frac),
+                whole(round(charged_or_zero(new_price, new_qty) * frac), sub.currency),
                 at,
                 p_end,
                 True,
@@ -434,7 +487,14 @@ class _Generator:
             if old_qty != new_qty:
                 previous["quantity"] = old_qty
         change.event_id = self.emit("customer.subscription.updated", at, sub, previous)
-        inv = self.invoice(sub.customer, sub, at, "subscription_update", [credit_line, charge_line])
+        # Stripe writes no proration lines for a metered item.
+        lines = [ln for ln in (credit_line, charge_line) if ln.price.scheme != "metered"]
+        if not lines:
+            change.behavior = "none"
+        if not lines or (kind != "swap" and kinds.not_invoiced_now(self, sub, change, lines)):
+            sub.changes.append(change)
+            return None
+        inv = self.invoice(sub.customer, sub, at, "subscription_update", lines)
         inv.starting_balance = credit
         credit = min(0, inv.total + credit)
         self.collect(inv, at + 1, p_end)

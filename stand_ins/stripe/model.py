@@ -37,8 +37,11 @@ class Price:
         "lookup_key",
         "nickname",
         "product",
+        "scheme",
         "tier",
+        "tiers",
         "unit_amount",
+        "unit_amount_decimal",
     )
 
     def __init__(  # noqa: PLR0917
@@ -73,6 +76,13 @@ class Price:
         self.legacy_plan = legacy_plan
         self.kind = kind  # "main" | "addon" | "one_time"
         self.tier = tier
+        # Pricing model (stand_ins/stripe/price_kinds.py): "per_unit" (``unit_amount``), "decimal"
+        # (``unit_amount_decimal`` with fractions of a minor unit, no ``unit_amount``), "graduated" and
+        # "volume" (tiered: ``tiers`` of (up_to, unit amount, flat amount)), "metered" (``unit_amount`` per
+        # unit of usage, billed by usage).
+        self.scheme = "per_unit"
+        self.tiers: list[tuple[int | None, int, int | None]] = []
+        self.unit_amount_decimal: str | None = None
 
 
 class Customer:
@@ -102,17 +112,22 @@ Item = tuple[str, Price, int]
 class Change:
     """A mid-period update decided by the generator (for the lifecycle ground truth)."""
 
-    __slots__ = ("at", "event_id", "invoice", "kind", "new_items", "old_items")
+    __slots__ = ("at", "behavior", "event_id", "invoice", "kind", "new_items", "old_items")
 
     def __init__(self, at: int, kind: str, old_items: tuple[Item, ...], new_items: tuple[Item, ...]) -> None:
         self.at, self.kind, self.old_items, self.new_items = at, kind, old_items, new_items
         self.event_id: str | None = None
+        # The invoice that carries its proration lines: its own ``subscription_update`` invoice
+        # (``always_invoice``), the next invoice of the subscription (``create_prorations``, Stripe's
+        # default), or none (``proration_behavior=none``, or deferred and not invoiced yet).
         self.invoice: Invoice | None = None
+        self.behavior = "always_invoice"
 
 
 class Subscription:
     __slots__ = (
         "boundaries",
+        "cancel_at_period_end",
         "cancel_comment",
         "cancel_feedback",
         "cancel_reason",
@@ -121,8 +136,10 @@ class Subscription:
         "created",
         "currency",
         "customer",
+        "ended_at",
         "id",
         "livemode",
+        "pending",
         "trial_end",
         "version_times",
         "versions",
@@ -140,11 +157,16 @@ class Subscription:
         self.versions: list[tuple[tuple[Item, ...], dict[str, str]]] = []
         self.boundaries: list[int] = []  # period starts; the last one is the end of the last period
         self.trial_end: int | None = None
+        # Stripe's ``canceled_at``: when the cancellation was requested (for a cancellation at period end,
+        # before the subscription ends); ``ended_at``: when it ended (status canceled from then on).
         self.canceled_at: int | None = None
+        self.ended_at: int | None = None
+        self.cancel_at_period_end = False
         self.cancel_reason: str | None = None
         self.cancel_feedback: str | None = None
         self.cancel_comment: str | None = None
         self.changes: list[Change] = []
+        self.pending: list[tuple[Change, list[Line]]] = []  # deferred prorations, not invoiced yet
 
     def add_version(self, at: int, items: tuple[Item, ...], metadata: dict[str, str]) -> None:
         self.version_times.append(at)
@@ -161,7 +183,7 @@ class Subscription:
         return b[i], b[i + 1]
 
     def status_at(self, t: int) -> str:
-        if self.canceled_at is not None and t >= self.canceled_at:
+        if self.ended_at is not None and t >= self.ended_at:
             return "canceled"
         if self.trial_end is not None and t < self.trial_end:
             return "trialing"
@@ -265,18 +287,61 @@ class Invoice:
         return "open"
 
 
+class Charge:
+    """A Charges-API payment of no invoice (a one-off charge): refunds of it are not subscription refunds."""
+
+    __slots__ = ("amount", "created", "currency", "customer", "id", "livemode", "refunds")
+
+    def __init__(self, id: str, customer: Customer, amount: int, created: int) -> None:
+        self.id, self.customer, self.amount, self.created = id, customer, amount, created
+        self.currency, self.livemode = customer.currency, customer.livemode
+        self.refunds: list[Refund] = []
+
+
 class Refund:
-    __slots__ = ("amount", "created", "id", "invoice", "reason", "status")
+    """A refund of an invoice's payment, or (``invoice`` None) of a standalone :class:`Charge`."""
+
+    __slots__ = ("amount", "charge", "created", "id", "invoice", "reason", "status")
 
     def __init__(  # noqa: PLR0917
-        self, id: str, invoice: Invoice, amount: int, created: int, reason: str | None, status: str
+        self,
+        id: str,
+        invoice: Invoice | None,
+        amount: int,
+        created: int,
+        reason: str | None,
+        status: str,
+        charge: Charge | None = None,
     ) -> None:
         self.id, self.invoice, self.amount, self.created = id, invoice, amount, created
-        self.reason, self.status = reason, status
+        self.reason, self.status, self.charge = reason, status, charge
+
+    @property
+    def _source(self) -> Invoice | Charge:
+        source = self.invoice if self.invoice is not None else self.charge
+        assert source is not None
+        return source
 
     @property
     def livemode(self) -> bool:
-        return self.invoice.livemode
+        return self._source.livemode
+
+    @property
+    def ch_id(self) -> str | None:
+        return self.invoice.ch_id if self.invoice is not None else self._source.id
+
+    @property
+    def pi_id(self) -> str | None:
+        """None for a Charges-API payment (no PaymentIntent)."""
+        return self.invoice.pi_id if self.invoice is not None else None
+
+    @property
+    def currency(self) -> str:
+        return self._source.currency
+
+    @property
+    def customer(self) -> Customer:
+        return self._source.customer
 
 
 class CreditNote:

@@ -5,27 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
+# The stand-in's own copy of Stripe's API exponents (Stripe's currencies page; SPEC §2): 0 and 3 as listed,
+# every other currency 2, ISK and UGX included (no minor unit, written as a multiple of 100).
 ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
+    ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "vnd", "vuv", "xaf", "xof", "xpf"]
 )
 THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+# Two-decimal in the API but with no minor unit: Stripe takes only multiples of 100.
+WHOLE_UNITS_ONLY = frozenset(["isk", "ugx"])
 
 _MONTHS_PER_UNIT = {
     "month": Decimal(1),
@@ -45,7 +32,14 @@ def exponent(currency: str) -> int:
     return 2
 
 
-def to_major(amount_minor: int, currency: str) -> Decimal:
+def whole(amount_minor: int, currency: str) -> int:
+    """An amount Stripe accepts in ``currency``: a multiple of 100 for ISK and UGX, else as is."""
+    if currency.lower() in WHOLE_UNITS_ONLY:
+        return round(amount_minor / 100) * 100
+    return amount_minor
+
+
+def to_major(amount_minor: int | Decimal, currency: str) -> Decimal:
     """``amount_minor`` in major units, with exactly the currency's decimals (``Decimal('49.90')``)."""
     return Decimal(amount_minor).scaleb(-exponent(currency))
 

@@ -31,6 +31,8 @@ def render(kind: str, obj: Any, at: int) -> dict[str, Any]:
         return render_billing.invoice_payment(obj, at)
     if kind == "event":
         return event(obj)
+    if kind == "charge":
+        return render_billing.charge(obj, at)
     raise KeyError(kind)
 
 
@@ -58,7 +60,12 @@ def _event(ev: Event) -> dict[str, Any]:
         if ev.previous is not None:
             data["previous_attributes"] = _previous(ev, obj)
     elif ev.type == "charge.refunded":
-        data = {"object": render_billing.charge(obj.invoice, at), "previous_attributes": {"refunded": False}}
+        source = obj.invoice if obj.invoice is not None else obj.charge
+        version = LEGACY_API_VERSION if legacy else None
+        data = {
+            "object": render_billing.charge(source, at, version),
+            "previous_attributes": {"refunded": False},
+        }
     elif kind == "refund":
         data = {"object": render_billing.refund(obj)}
     else:

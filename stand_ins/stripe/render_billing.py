@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import render_catalog
-from .model import CreditNote, Invoice, InvoicePayment, Item, Refund, Subscription
+from .model import Charge, CreditNote, Invoice, InvoicePayment, Item, Refund, Subscription
+
+# The first API version without ``charge.invoice`` (2025-03-31.basil moved invoice payments to
+# InvoicePayment objects): a request sent with an older ``Stripe-Version`` still gets the field.
+CHARGE_INVOICE_REMOVED = "2025-03-31"
 
 
 def subscription_item(item: Item, sub: Subscription, at: int) -> dict[str, Any]:
@@ -22,7 +26,7 @@ def subscription_item(item: Item, sub: Subscription, at: int) -> dict[str, Any]:
         "object": "subscription_item",
         "plan": render_catalog.plan(price),
         "price": render_catalog.price(price),
-        "quantity": qty,
+        "quantity": None if price.scheme == "metered" else qty,
         "subscription": sub.id,
         "tax_rates": [],
     }
@@ -41,7 +45,9 @@ def items_list(items: tuple[Item, ...], sub: Subscription, at: int) -> dict[str,
 def subscription(sub: Subscription, at: int, legacy: bool = False) -> dict[str, Any]:
     items, metadata = sub.version_at(at)
     status = sub.status_at(at)
+    requested = sub.canceled_at is not None and at >= sub.canceled_at
     canceled = status == "canceled"
+    at_period_end = requested and sub.cancel_at_period_end
     start, end = sub.period_at(at)
     out: dict[str, Any] = {
         "application": None,
@@ -52,13 +58,13 @@ def subscription(sub: Subscription, at: int, legacy: bool = False) -> dict[str, 
         "billing_mode": {"flexible": None, "type": "classic"},
         "billing_schedules": [],
         "billing_thresholds": None,
-        "cancel_at": None,
-        "cancel_at_period_end": False,
-        "canceled_at": sub.canceled_at if canceled else None,
+        "cancel_at": sub.ended_at if at_period_end else None,
+        "cancel_at_period_end": at_period_end,
+        "canceled_at": sub.canceled_at if requested else None,
         "cancellation_details": {
-            "comment": sub.cancel_comment if canceled else None,
-            "feedback": sub.cancel_feedback if canceled else None,
-            "reason": sub.cancel_reason if canceled else None,
+            "comment": sub.cancel_comment if requested else None,
+            "feedback": sub.cancel_feedback if requested else None,
+            "reason": sub.cancel_reason if requested else None,
         },
         "collection_method": "charge_automatically",
         "created": sub.created,
@@ -71,7 +77,7 @@ def subscription(sub: Subscription, at: int, legacy: bool = False) -> dict[str, 
         "default_tax_rates": [],
         "description": None,
         "discounts": [],
-        "ended_at": sub.canceled_at if canceled else None,
+        "ended_at": sub.ended_at if canceled else None,
         "id": sub.id,
         "invoice_settings": {"account_tax_ids": None, "issuer": {"type": "self"}},
         "items": items_list(items, sub, at),
@@ -105,48 +111,59 @@ def subscription(sub: Subscription, at: int, legacy: bool = False) -> dict[str, 
         out["current_period_start"], out["current_period_end"] = start, end
         single = len(items) == 1
         out["plan"] = render_catalog.plan(items[0][1]) if single else None
-        out["quantity"] = items[0][2] if single else None
+        out["quantity"] = items[0][2] if single and items[0][1].scheme != "metered" else None
     return out
 
 
-def charge(inv: Invoice, at: int) -> dict[str, Any]:
-    refunded = sum(r.amount for r in inv.refunds if r.created <= at and r.status == "succeeded")
-    amount = inv.paid_amount
-    return {
+def has_charge_invoice(version: str | None) -> bool:
+    """Whether a Charge rendered in ``version`` (None: the pinned one) carries ``invoice``."""
+    return version is not None and version[:10] < CHARGE_INVOICE_REMOVED
+
+
+def charge(source: Invoice | Charge, at: int, version: str | None = None) -> dict[str, Any]:
+    """The charge that paid an invoice, or a standalone charge; ``invoice`` only in versions before basil."""
+    if isinstance(source, Invoice):
+        inv: Invoice | None = source
+        ch_id, pi_id, amount, created = source.ch_id, source.pi_id, source.paid_amount, source.paid_at
+    else:
+        inv = None
+        ch_id, pi_id, amount, created = source.id, None, source.amount, source.created
+    refunded = sum(r.amount for r in source.refunds if r.created <= at and r.status == "succeeded")
+    out = {
         "amount": amount,
         "amount_captured": amount,
         "amount_refunded": refunded,
         "application": None,
         "application_fee": None,
         "application_fee_amount": None,
-        "balance_transaction": "txn_" + (inv.ch_id or "")[3:],
+        "balance_transaction": "txn_" + (ch_id or "")[3:],
         "billing_details": {
             "address": None,
             "email": None,
-            "name": inv.customer.name,
+            "name": source.customer.name,
             "phone": None,
             "tax_id": None,
         },
         "calculated_statement_descriptor": "STAND-IN BILLING",
         "captured": True,
-        "created": inv.paid_at,
-        "currency": inv.currency,
-        "customer": inv.customer.id,
-        "description": "Subscription update" if inv.sub is not None else None,
+        "created": created,
+        "currency": source.currency,
+        "customer": source.customer.id,
+        "description": "Subscription update" if inv is not None and inv.sub is not None else None,
         "disputed": False,
         "failure_balance_transaction": None,
         "failure_code": None,
         "failure_message": None,
         "fraud_details": {},
-        "id": inv.ch_id,
-        "livemode": inv.livemode,
+        "id": ch_id,
+        "livemode": source.livemode,
         "metadata": {},
         "object": "charge",
         "on_behalf_of": None,
         "outcome": None,
         "paid": True,
-        "payment_intent": inv.pi_id,
-        "payment_method": "pm_" + (inv.pi_id or "")[3:],
+        "payment_intent": pi_id,
+        "payment_method": "pm_" + (pi_id or ch_id or "")[3:],
         "payment_method_details": None,
         "receipt_email": None,
         "receipt_number": None,
@@ -156,7 +173,7 @@ def charge(inv: Invoice, at: int) -> dict[str, Any]:
             "data": [],
             "has_more": False,
             "object": "list",
-            "url": f"/v1/charges/{inv.ch_id}/refunds",
+            "url": f"/v1/charges/{ch_id}/refunds",
         },
         "review": None,
         "shipping": None,
@@ -168,25 +185,27 @@ def charge(inv: Invoice, at: int) -> dict[str, Any]:
         "transfer_data": None,
         "transfer_group": None,
     }
+    if has_charge_invoice(version):
+        out["invoice"] = inv.id if inv is not None else None
+    return out
 
 
 def refund(r: Refund) -> dict[str, Any]:
     """No ``livemode`` key: Stripe's Refund object has none."""
-    inv = r.invoice
     return {
         "amount": r.amount,
         "balance_transaction": "txn_" + r.id[3:] if r.status == "succeeded" else None,
-        "charge": inv.ch_id,
+        "charge": r.ch_id,
         "created": r.created,
-        "currency": inv.currency,
-        "customer": inv.customer.id,
+        "currency": r.currency,
+        "customer": r.customer.id,
         "customer_account": None,
         "destination_details": {"card": {"type": "refund"}, "type": "card"},
         "id": r.id,
         "metadata": {},
         "object": "refund",
-        "payment_intent": inv.pi_id,
-        "payment_method": "pm_" + (inv.pi_id or "")[3:],
+        "payment_intent": r.pi_id,
+        "payment_method": "pm_" + (r.pi_id or r.ch_id or "")[3:],
         "reason": r.reason,
         "receipt_number": None,
         "source_transfer_reversal": None,
@@ -281,7 +300,11 @@ def invoice_payment(ip: InvoicePayment, at: int) -> dict[str, Any]:
         "is_default": True,
         "livemode": inv.livemode,
         "object": "invoice_payment",
-        "payment": {"payment_intent": inv.pi_id, "type": "payment_intent"},
+        "payment": (
+            {"payment_intent": inv.pi_id, "type": "payment_intent"}
+            if inv.pi_id is not None
+            else {"charge": inv.ch_id, "type": "charge"}
+        ),
         "status": "paid" if paid else "canceled" if status in ("void", "uncollectible") else "open",
         "status_transitions": {"canceled_at": None, "paid_at": inv.paid_at if paid else None},
     }

@@ -33,21 +33,46 @@ def product(p: Product) -> dict[str, Any]:
     }
 
 
-def price(p: Price) -> dict[str, Any]:
+def _amounts(p: Price) -> tuple[int | None, str | None]:
+    """``unit_amount`` and ``unit_amount_decimal`` (both null for a tiered price)."""
+    if p.scheme in ("graduated", "volume"):
+        return None, None
+    if p.unit_amount_decimal is not None:
+        return None, p.unit_amount_decimal
+    return p.unit_amount, str(p.unit_amount)
+
+
+def tiers(p: Price) -> list[dict[str, Any]]:
+    """A tiered price's ``tiers`` (Stripe includes them only when expanded: ``expand[]=tiers``)."""
+    return [
+        {
+            "flat_amount": flat,
+            "flat_amount_decimal": None if flat is None else str(flat),
+            "unit_amount": unit,
+            "unit_amount_decimal": str(unit),
+            "up_to": up_to,
+        }
+        for up_to, unit, flat in p.tiers
+    ]
+
+
+def price(p: Price, with_tiers: bool = False) -> dict[str, Any]:
     recurring = (
         None
         if p.interval is None
         else {
             "interval": p.interval,
             "interval_count": p.interval_count,
-            "meter": None,
+            "meter": f"mtr_{p.id[6:]}" if p.scheme == "metered" else None,
             "trial_period_days": None,
-            "usage_type": "licensed",
+            "usage_type": "metered" if p.scheme == "metered" else "licensed",
         }
     )
-    return {
+    unit_amount, unit_amount_decimal = _amounts(p)
+    tiered = p.scheme in ("graduated", "volume")
+    out: dict[str, Any] = {
         "active": p.active,
-        "billing_scheme": "per_unit",
+        "billing_scheme": "tiered" if tiered else "per_unit",
         "created": p.created,
         "currency": p.currency,
         "custom_unit_amount": None,
@@ -60,12 +85,15 @@ def price(p: Price) -> dict[str, Any]:
         "product": p.product.id,
         "recurring": recurring,
         "tax_behavior": "unspecified",
-        "tiers_mode": None,
+        "tiers_mode": p.scheme if tiered else None,
         "transform_quantity": None,
         "type": "one_time" if p.interval is None else "recurring",
-        "unit_amount": p.unit_amount,
-        "unit_amount_decimal": str(p.unit_amount),
+        "unit_amount": unit_amount,
+        "unit_amount_decimal": unit_amount_decimal,
     }
+    if with_tiers and tiered:
+        out["tiers"] = tiers(p)
+    return out
 
 
 def plan(p: Price) -> dict[str, Any]:
@@ -73,9 +101,9 @@ def plan(p: Price) -> dict[str, Any]:
     return {
         "active": p.active,
         "aggregate_usage": None,
-        "amount": p.unit_amount,
-        "amount_decimal": str(p.unit_amount),
-        "billing_scheme": "per_unit",
+        "amount": _amounts(p)[0],
+        "amount_decimal": _amounts(p)[1],
+        "billing_scheme": "tiered" if p.scheme in ("graduated", "volume") else "per_unit",
         "created": p.created,
         "currency": p.currency,
         "id": p.id,
@@ -87,10 +115,10 @@ def plan(p: Price) -> dict[str, Any]:
         "nickname": p.nickname,
         "object": "plan",
         "product": p.product.id,
-        "tiers_mode": None,
+        "tiers_mode": p.scheme if p.scheme in ("graduated", "volume") else None,
         "transform_usage": None,
         "trial_period_days": None,
-        "usage_type": "licensed",
+        "usage_type": "metered" if p.scheme == "metered" else "licensed",
     }
 
 

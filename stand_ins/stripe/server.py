@@ -92,7 +92,7 @@ class _Handler(StandInHandler):
                 raise api.unrecognized(method, path)
             route, args = found
             authorize(info, key, route.permission)
-            payload = api.handle(server.account, route, args, pairs, info)
+            payload = api.handle(server.account, route, args, pairs, info, self.headers.get("Stripe-Version"))
         except StripeError as err:
             self.send_json(err.status, err.body(), self._headers(err.headers))
             return

@@ -6,8 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 from .account import Account
-from .model import Invoice, Price
+from .model import Invoice, Price, Refund
 from .money import billing_length_months, iso, to_major
+from .price_kinds import period_amount
 
 _FOUR = Decimal("0.0001")
 
@@ -32,6 +33,7 @@ def expected_billed(
     *,
     include_test: bool = False,
     include_zero: bool = False,
+    paid_events_before: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """invoice_id -> the ``subscription_billed`` record the tap must emit (SPEC §2).
 
@@ -39,12 +41,24 @@ def expected_billed(
     ``include_test``), ``amount_paid > 0`` (unless ``include_zero``), with a subscription parent.
     The main line is the one the generator marked: the non-proration line with the largest amount, or
     for a proration-only invoice its largest positive proration line.
+
+    ``paid_events_before``: what a reader of ``invoice.paid`` events can have seen so far. Invoices whose
+    paid event Stripe created at or after this time, or has not made visible by the clock, are left out
+    (they are paid, and a later read of the events will find them); invoices whose paid event predates
+    the account's event history are kept.
     """
     now = account.now
+    unseen: set[str] = set()
+    if paid_events_before is not None:
+        unseen = {
+            ev.obj.id
+            for ev in account.events
+            if ev.type == "invoice.paid" and (ev.created >= paid_events_before or ev.visible_at > now)
+        }
     out: dict[str, dict[str, Any]] = {}
     for inv in account.invoices:
         paid_at = inv.paid_at
-        if paid_at is None or paid_at > now or paid_at >= paid_before:
+        if paid_at is None or paid_at > now or paid_at >= paid_before or inv.id in unseen:
             continue
         if paid_from is not None and paid_at < paid_from:
             continue
@@ -102,16 +116,35 @@ def _customer_email(customer: Any, now: int) -> str | None:
     return (raw.strip() or None) if raw is not None else None
 
 
-def mrr(items: tuple[Any, ...]) -> Decimal:
+def item_amounts(items: tuple[Any, ...], usage: dict[str, Decimal] | None = None) -> list[Decimal] | None:
+    """Each item's amount per period in minor units (``price_kinds.period_amount``; metered: ``usage``),
+    or None when a metered item has no usage yet."""
+    out = []
+    for _, price, qty in items:
+        amount = period_amount(price, qty)
+        if amount is None:
+            amount = (usage or {}).get(price.id)
+        if amount is None:
+            return None
+        out.append(amount)
+    return out
+
+
+def mrr(items: tuple[Any, ...], usage: dict[str, Decimal] | None = None) -> Decimal | None:
     """Monthly recurring revenue of subscription items, in major units, quantized to 4 places.
 
-    Sum over items of ``to_major(unit_amount * quantity) / billing_length_months(price)``, where
-    billing_length_months is the 4-place rounded figure of SPEC §2.
+    Sum over items of ``to_major(amount per period) / billing_length_months(price)``, where the amount
+    per period is the price model's (unit x quantity, decimal unit x quantity, graduated or volume tiers;
+    a metered item: its last usage line, ``usage``) and billing_length_months the 4-place rounded figure of
+    SPEC §2. None when a metered item has never been billed.
     """
+    amounts = item_amounts(items, usage)
+    if amounts is None:
+        return None
     total = Decimal(0)
-    for _, price, qty in items:
+    for (_, price, _), amount in zip(items, amounts, strict=True):
         length = billing_length_months(price.interval or "month", price.interval_count)
-        total += to_major(price.unit_amount * qty, price.currency) / length
+        total += to_major(amount, price.currency) / length
     return total.quantize(_FOUR)
 
 
@@ -133,12 +166,17 @@ def expected_changes(
     Fields: ``change_id`` = the ``customer.subscription.updated`` event id when that event is still
     retained (created >= ``retained_from``, by default clock - 30 days: pass the moment the tap that read
     the history switched from invoices to events, since which id a change got depends on when it was
-    read), else the id of the ``subscription_update`` invoice the change produced (every item change in
-    this account is invoiced at once, proration_behavior=always_invoice);
+    read), else the id of the invoice that carries the change's proration lines (its own
+    ``subscription_update`` invoice when prorated at once, ``always_invoice``; the subscription's next
+    invoice when deferred, ``create_prorations``), as ``invoice id@changed_at`` when that invoice carries
+    several changes; a change past the events with no such invoice as of the clock
+    (``proration_behavior=none``, or deferred and not invoiced yet) has no record;
     ``subscription_id``; ``customer_id``; ``customer_email`` (the customer's email as of the clock, trimmed,
     None if none); ``changed_at`` (ISO-8601 UTC, the event's ``created`` = the invoice's ``created``);
-    ``direction``; ``amount`` = Σ unit_amount * quantity of the new items, major units (the new recurring
-    amount per billing period); ``currency``; ``billing_length_months`` and ``plan_level`` of the new
+    ``direction``; ``amount`` = Σ of the new items' amounts per period (see :func:`mrr`), major units (the
+    new recurring amount per billing period); a change to or from a metered price that was never billed
+    before the change has no record, nor one past the events (Stripe writes no proration lines for metered
+    items); ``currency``; ``billing_length_months`` and ``plan_level`` of the new
     main (first) item's price; ``previous_plan_level`` of the old main item's price (plan_level rule of
     SPEC §2); ``mrr_before``/``mrr_after`` (Decimals, 4 places).
     """
@@ -151,12 +189,21 @@ def expected_changes(
         for change in sub.changes:
             if change.kind == "metadata" or not _in_window(change.at, now, before, after):
                 continue
-            before_mrr, after_mrr = mrr(change.old_items), mrr(change.new_items)
-            if before_mrr == after_mrr:
-                continue
+            usage = _usage(account, sub, change)
+            before_mrr, after_mrr = mrr(change.old_items, usage), mrr(change.new_items, usage)
+            if before_mrr is None or after_mrr is None or before_mrr == after_mrr:
+                continue  # a metered item never billed has no MRR to compare
             retained = change.event_id is not None and change.at >= floor
-            assert change.invoice is not None
-            change_id = change.event_id if retained and change.event_id else change.invoice.id
+            if retained and change.event_id:
+                change_id = change.event_id
+            elif any(p.scheme == "metered" for _, p, _ in change.old_items + change.new_items):
+                continue  # no proration lines for a metered item: past the events, nothing to rebuild from
+            else:
+                inv = change.invoice
+                if inv is None or inv.created > now:
+                    continue  # no proration lines (yet): past the events, it left no trace
+                on_invoice = sum(1 for other in sub.changes if other.invoice is inv)
+                change_id = inv.id if on_invoice == 1 else f"{inv.id}@{change.at}"
             new_main, old_main = change.new_items[0][1], change.old_items[0][1]
             out[change_id] = {
                 "change_id": change_id,
@@ -165,7 +212,7 @@ def expected_changes(
                 "customer_email": _customer_email(sub.customer, now),
                 "changed_at": iso(change.at),
                 "direction": "upgraded" if after_mrr > before_mrr else "downgraded",
-                "amount": to_major(sum(p.unit_amount * q for _, p, q in change.new_items), sub.currency),
+                "amount": to_major(sum(item_amounts(change.new_items, usage) or []), sub.currency),
                 "currency": sub.currency,
                 "billing_length_months": billing_length_months(
                     new_main.interval or "month", new_main.interval_count
@@ -175,6 +222,24 @@ def expected_changes(
                 "mrr_before": before_mrr,
                 "mrr_after": after_mrr,
             }
+    return out
+
+
+def _usage(account: Account, sub: Any, change: Any) -> dict[str, Decimal]:
+    """Last usage line amounts of the metered prices of a change (see :func:`mrr`)."""
+    out: dict[str, Decimal] = {}
+    metered = {p.id: p for _, p, _ in change.old_items + change.new_items if p.scheme == "metered"}
+    if not metered:
+        return out
+    invoices = [inv for inv in account.invoices if inv.sub is sub and inv.created <= change.at]
+    for price_id, price in metered.items():
+        best: tuple[int, int] | None = None
+        for inv in invoices:
+            for ln in inv.lines:
+                if ln.price is price and not ln.proration and (best is None or inv.created > best[0]):
+                    best = (inv.created, ln.amount)
+        if best is not None:
+            out[price_id] = Decimal(best[1])
     return out
 
 
@@ -192,15 +257,17 @@ def expected_cancellations(
 ) -> dict[str, dict[str, Any]]:
     """subscription_id -> expected cancellation record.
 
-    Subscriptions with ``status == "canceled"`` as of the clock and ``after <= canceled_at < before``,
-    live only unless ``include_test``. Fields: ``subscription_id``, ``customer_id``, ``customer_email``
-    (customer's email as of the clock, trimmed), ``canceled_at`` (ISO-8601 UTC), ``cancelation_reason``
+    Subscriptions with ``status == "canceled"`` as of the clock and ``after <= ended < before``, where
+    ended is when the subscription ended (Stripe's ``ended_at``; for a cancellation at period end Stripe's
+    ``canceled_at`` is the earlier moment it was requested), live only unless ``include_test``. Fields:
+    ``subscription_id``, ``customer_id``, ``customer_email`` (customer's email as of the clock, trimmed),
+    ``canceled_at`` (ISO-8601 UTC of when it ended), ``cancelation_reason``
     (see :func:`cancelation_reason`, from ``cancellation_details.{feedback, reason, comment}``).
     """
     now = account.now
     out: dict[str, dict[str, Any]] = {}
     for sub in account.subscriptions:
-        if sub.canceled_at is None or not _in_window(sub.canceled_at, now, before, after):
+        if sub.ended_at is None or not _in_window(sub.ended_at, now, before, after):
             continue
         if not sub.livemode and not include_test:
             continue
@@ -208,7 +275,7 @@ def expected_cancellations(
             "subscription_id": sub.id,
             "customer_id": sub.customer.id,
             "customer_email": _customer_email(sub.customer, now),
-            "canceled_at": iso(sub.canceled_at),
+            "canceled_at": iso(sub.ended_at),
             "cancelation_reason": cancelation_reason(
                 sub.cancel_feedback, sub.cancel_reason, sub.cancel_comment
             ),
@@ -216,12 +283,24 @@ def expected_cancellations(
     return out
 
 
+def refund_invoice(account: Account, refund: Refund) -> Invoice | None:
+    """The invoice a refund counts against: the invoice its charge paid; when one PaymentIntent paid
+    several invoices, the one with the largest amount paid (ties: the earliest created, then the smallest
+    id); None for a standalone charge (no invoice)."""
+    inv = refund.invoice
+    if inv is None or inv.pi_id is None:
+        return inv
+    paid = [i for i in account.invoices if i.pi_id == inv.pi_id and i.paid_at is not None]
+    return min(paid, key=lambda i: (-i.paid_amount, i.created, i.id)) if paid else inv
+
+
 def expected_refunds(account: Account, before: int, after: int | None = None) -> dict[str, dict[str, Any]]:
     """refund_id -> expected refund record.
 
     Refunds with ``status == "succeeded"``, ``after <= created < before`` and ``created <= clock``, whose
     charge paid a live invoice with a subscription parent (the Refund has no ``livemode``: it comes from
-    the invoice/charge). Fields: ``refund_id``, ``invoice_id``, ``subscription_id``, ``customer_id``,
+    the invoice/charge; the invoice is :func:`refund_invoice`'s; a refund of a charge of no invoice is no
+    record). Fields: ``refund_id``, ``invoice_id``, ``subscription_id``, ``customer_id``,
     ``customer_email`` (the invoice rule of SPEC §2: invoice.customer_email else the customer's email,
     trimmed), ``refunded_at`` (ISO-8601 UTC of the refund's ``created``), ``amount`` (positive Decimal,
     major units), ``currency`` (lower-case), ``reason`` (Stripe's ``reason``, may be None).
@@ -229,8 +308,8 @@ def expected_refunds(account: Account, before: int, after: int | None = None) ->
     now = account.now
     out: dict[str, dict[str, Any]] = {}
     for refund in account.refunds:
-        inv = refund.invoice
-        if refund.status != "succeeded" or inv.sub is None or not inv.livemode:
+        inv = refund_invoice(account, refund)
+        if refund.status != "succeeded" or inv is None or inv.sub is None or not inv.livemode:
             continue
         if not _in_window(refund.created, now, before, after):
             continue

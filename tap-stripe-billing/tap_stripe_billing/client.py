@@ -153,8 +153,17 @@ class StripeAPI:
             self.server_time = stamp
 
     # -- single requests ----------------------------------------------------------------------------
-    def get(self, path: str, params: QueryParams = (), *, missing_ok: bool = False) -> dict[str, Any] | None:
-        """GET a path; the JSON body as a dict. With ``missing_ok``, a 404 gives None."""
+    def get(
+        self,
+        path: str,
+        params: QueryParams = (),
+        *,
+        missing_ok: bool = False,
+        stripe_version: str | None = None,
+    ) -> dict[str, Any] | None:
+        """GET a path; the JSON body as a dict. With ``missing_ok``, a 404 gives None; with
+        ``stripe_version``, the object is rendered in that API version (Stripe's per-request
+        ``Stripe-Version`` header) instead of the pinned one."""
         url = build_path(path, params)
         endpoint = endpoint_name("GET", path)
         attempt = 0
@@ -163,7 +172,10 @@ class StripeAPI:
             with self._lock:
                 self.requests[endpoint] += 1
             try:
-                response = self._client.raw_request("get", url)
+                if stripe_version is None:
+                    response = self._client.raw_request("get", url)
+                else:
+                    response = self._client.raw_request("get", url, stripe_version=stripe_version)
             except stripe.StripeError as exc:
                 if missing_ok and exc.http_status == 404:
                     return None

@@ -1,26 +1,37 @@
 """Subscription lifecycle: upgrades/downgrades, cancellations, refunds. Pure functions, no I/O.
 
-- **MRR** of a subscription snapshot: Σ over items of ``unit_amount x quantity`` in major units divided
-  by the price's billing length in months (the 4-place figure of SPEC §2), quantized to 4 places.
+- **MRR** of a subscription snapshot: Σ over items of the item's amount per period (``pricing.py``: per
+  unit with fractions of a minor unit, tiered graduated or volume, quantities) in major units divided by
+  the price's billing length in months (the 4-place figure of SPEC §2), quantized to 4 places. A metered
+  item has no fixed amount: it counts with its last usage line, the newest non-proration line of its
+  price on the subscription's invoices created up to the change (``metered`` amounts, found by the
+  caller). An item whose amount is still unknown (metered and never billed) makes the change's MRR
+  unknown: no record, counted as ``amount_unknown``, never as 0.
 - **Change**: a ``customer.subscription.updated`` event whose ``previous_attributes`` carry the old
   ``items`` (current shape) or the old ``plan``/``quantity`` (pre-2025 single-item shape). MRR up is
   ``upgraded``, down ``downgraded``; equal MRR (renewals, equal-MRR swaps, trial end, metadata) is none.
-  History older than the event retention is rebuilt from ``subscription_update`` (proration) invoices:
-  each one's credit lines give the old price and quantity of the items it changed, its charge lines the
-  new ones; walking a subscription's change invoices newest first from its current items undoes them.
+  History older than the event retention is rebuilt from proration lines (``prorations.py``).
+- **Cancellation**: its time is when the subscription ended (``ended_at``), not Stripe's ``canceled_at``
+  (the request: earlier for a cancellation at period end), see ``canceled_at``.
 - **Cancellation reason**: the feedback as a label ("Too expensive"), else Stripe's reason as a label
   ("Cancellation requested"), then `` — comment`` when the customer left one.
-- **Refund**: a succeeded refund of a payment that paid a subscription invoice (linked by the caller
-  through the invoice payment), amount positive in major units.
+- **Refund**: a succeeded refund of a payment that paid a subscription invoice, amount positive in major
+  units. The link (``refund_link``): a PaymentIntent's invoices come from ``GET /v1/invoice_payments``
+  (``payment[type]=payment_intent``); a charge with no PaymentIntent (Charges API) cannot be filtered on
+  there, and since 2025-03-31.basil a Charge has no ``invoice``: the charge is read once in the last API
+  version that still has it (``CHARGE_INVOICE_VERSION``, Stripe's per-request ``Stripe-Version``), then
+  its invoice. A charge of no invoice is no subscription refund (skipped, counted ``not_invoiced``).
+  When one PaymentIntent paid several invoices, the refund counts against the invoice with the largest
+  amount paid (ties: the oldest invoice payment, then the smallest id): ``attributed_invoice``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from tap_stripe_billing import pricing
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.records import PriceInfo
 
@@ -52,6 +63,8 @@ class LifecycleReason:
     NOT_SUCCEEDED = "not_succeeded"
     NO_STATUS_CHANGE = "no_status_change"
     UNLINKED = "unlinked"
+    NOT_INVOICED = "not_invoiced"  # a refund of a charge that paid no invoice
+    AMOUNT_UNKNOWN = "amount_unknown"  # a metered item never billed yet: no MRR to compare
     UNKNOWN_SUBSCRIPTION = "unknown_subscription"
 
 
@@ -120,20 +133,61 @@ def previous_items(
     return [(si, price, qty)]
 
 
-def mrr(items: Sequence[Item], currency: str) -> Decimal:
-    """Monthly recurring revenue in major units, 4 places (items with no interval or amount count 0)."""
+Metered = Mapping[str, Decimal]  # price id -> its last usage line amount (minor units)
+
+
+def item_amount(price: PriceInfo, qty: int, metered: Metered | None = None) -> Decimal | None:
+    """An item's amount per period in minor units (``pricing.period_amount``; a metered price: its last
+    usage line amount from ``metered``), or None when unknown."""
+    amount = pricing.period_amount(price, qty)
+    if amount is None and price.usage_type == "metered" and metered is not None:
+        return metered.get(price.price_id)
+    return amount
+
+
+def mrr(items: Sequence[Item], currency: str, metered: Metered | None = None) -> Decimal | None:
+    """Monthly recurring revenue in major units, 4 places; None when an item's amount is unknown (items
+    with no billing interval count 0)."""
     total = Decimal(0)
     for _, price, qty in items:
         length = rec.billing_length_months(price.interval, price.interval_count)
-        if not length or price.unit_amount is None:
+        if not length:
             continue
-        total += rec.minor_to_major(price.unit_amount * qty, currency) / length
+        amount = item_amount(price, qty, metered)
+        if amount is None:
+            return None
+        total += rec.minor_to_major(amount, currency) / length
     return total.quantize(_FOUR)
 
 
-def recurring_amount(items: Sequence[Item], currency: str) -> Decimal:
-    """Σ unit_amount x quantity in major units: what the subscription bills per period."""
-    return rec.minor_to_major(sum((price.unit_amount or 0) * qty for _, price, qty in items), currency)
+def recurring_amount(items: Sequence[Item], currency: str, metered: Metered | None = None) -> Decimal:
+    """Σ of the items' amounts per period in major units: what the subscription bills per period."""
+    total = sum((item_amount(price, qty, metered) or Decimal(0) for _, price, qty in items), Decimal(0))
+    return rec.minor_to_major(total, currency)
+
+
+def metered_prices(*sides: Sequence[Item]) -> set[str]:
+    """The metered prices among these items (their amounts come from usage lines)."""
+    return {price.price_id for side in sides for _, price, _ in side if price.usage_type == "metered"}
+
+
+def last_usage_amounts(
+    invoices: Sequence[Mapping[str, Any]], price_ids: set[str], at: int
+) -> dict[str, Decimal]:
+    """For each metered price, the amount of its newest non-proration line on these invoices (of one
+    subscription) created at or before ``at``."""
+    found: dict[str, tuple[int, Decimal]] = {}
+    for invoice in invoices:
+        created = int(invoice.get("created") or 0)
+        if created > at:
+            continue
+        for line in (invoice.get("lines") or {}).get("data") or []:
+            parsed = rec.parse_line(line)
+            if parsed.is_proration or parsed.price_id not in price_ids:
+                continue
+            if parsed.price_id not in found or found[parsed.price_id][0] < created:
+                found[parsed.price_id] = (created, Decimal(parsed.amount))
+    return {price_id: amount for price_id, (_, amount) in found.items()}
 
 
 def change_record(
@@ -145,13 +199,16 @@ def change_record(
     currency: str,
     before: Sequence[Item],
     after: Sequence[Item],
+    metered: Metered | None = None,
 ) -> dict[str, Any] | str:
     """The ``subscription_changed`` record (``customer_email`` left None for the caller), or the reason
-    there is none (no items on either side, or equal MRR)."""
+    there is none (no items on either side, an amount unknown, or equal MRR)."""
     if not before or not after:
         return LifecycleReason.NO_ITEM_CHANGE
     currency = currency.lower()
-    mrr_before, mrr_after = mrr(before, currency), mrr(after, currency)
+    mrr_before, mrr_after = mrr(before, currency, metered), mrr(after, currency, metered)
+    if mrr_before is None or mrr_after is None:
+        return LifecycleReason.AMOUNT_UNKNOWN
     if mrr_before == mrr_after:
         return LifecycleReason.EQUAL_MRR
     new_main, old_main = after[0][1], before[0][1]
@@ -162,7 +219,7 @@ def change_record(
         "customer_email": None,
         "changed_at": rec.iso_utc(changed_at),
         "direction": "upgraded" if mrr_after > mrr_before else "downgraded",
-        "amount": recurring_amount(after, currency),
+        "amount": recurring_amount(after, currency, metered),
         "currency": currency,
         "billing_length_months": rec.billing_length_months(new_main.interval, new_main.interval_count),
         "plan_level": new_main.plan_level(),
@@ -170,81 +227,6 @@ def change_record(
         "mrr_before": mrr_before,
         "mrr_after": mrr_after,
     }
-
-
-# -- proration invoices (history older than the events) ---------------------------------------------------
-@dataclass(frozen=True)
-class ChangeLine:
-    """A subscription-item line of a ``subscription_update`` invoice."""
-
-    subscription_item: str
-    price_id: str | None
-    embedded_price: Mapping[str, Any] | None
-    quantity: int
-    amount: int
-
-
-def change_lines(lines: Sequence[Mapping[str, Any]]) -> list[ChangeLine]:
-    """The subscription-item lines of an invoice, either shape."""
-    out: list[ChangeLine] = []
-    for line in lines:
-        parent = line.get("parent")
-        if isinstance(parent, Mapping) and parent.get("type"):
-            details = parent.get("subscription_item_details") or {}
-            si = details.get("subscription_item")
-        else:
-            si = line.get("subscription_item")
-        if not si:
-            continue
-        parsed = rec.parse_line(line)
-        qty = line.get("quantity")
-        out.append(
-            ChangeLine(
-                subscription_item=str(si),
-                price_id=parsed.price_id,
-                embedded_price=parsed.embedded_price,
-                quantity=int(qty) if qty is not None else 1,
-                amount=parsed.amount,
-            )
-        )
-    return out
-
-
-def undo_change(after: Sequence[Item], lines: Sequence[ChangeLine], lookup: PriceLookup) -> list[Item]:
-    """The items before the change an invoice's lines describe, given the items right after it.
-
-    A credit line (negative) gives an item's old price and quantity; an item with only a charge line
-    (positive) was added by the change; a credited item no longer present was removed by it.
-    """
-    credits: dict[str, ChangeLine] = {}
-    charges: set[str] = set()
-    for line in lines:
-        if line.amount < 0:
-            credits.setdefault(line.subscription_item, line)
-        elif line.amount > 0:
-            charges.add(line.subscription_item)
-
-    def old(line: ChangeLine, fallback: PriceInfo | None) -> Item | None:
-        info = lookup(line.price_id, line.embedded_price) if line.price_id else None
-        info = info or fallback
-        return (line.subscription_item, info, line.quantity) if info is not None else None
-
-    before: list[Item] = []
-    present = set()
-    for si, price, qty in after:
-        present.add(si)
-        if si in credits:
-            item = old(credits[si], price)
-            if item is not None:
-                before.append(item)
-        elif si not in charges:
-            before.append((si, price, qty))
-    for si, line in credits.items():
-        if si not in present:
-            item = old(line, None)
-            if item is not None:
-                before.append(item)
-    return before
 
 
 # -- cancellations ----------------------------------------------------------------------------------------
@@ -259,8 +241,11 @@ def cancelation_reason(details: Mapping[str, Any] | None) -> str | None:
 
 
 def canceled_at(sub: Mapping[str, Any]) -> int | None:
-    """``canceled_at``, else ``ended_at`` (unix seconds)."""
-    value = sub.get("canceled_at") or sub.get("ended_at")
+    """When a canceled subscription ended: ``ended_at``, else (a payload without it) ``canceled_at``
+    (unix seconds). Stripe's ``canceled_at`` is when the cancellation was requested: for a cancellation at
+    period end (the Customer Portal's default) that is long before the subscription ends and before its
+    ``customer.subscription.deleted`` event, so it is neither the record's time nor its dedupe time."""
+    value = sub.get("ended_at") or sub.get("canceled_at")
     return int(value) if value is not None else None
 
 
@@ -276,8 +261,13 @@ def canceled_record(sub: Mapping[str, Any], email: str | None) -> dict[str, Any]
 
 
 # -- refunds ----------------------------------------------------------------------------------------------
-def refund_payment(refund: Mapping[str, Any]) -> tuple[str, str] | None:
-    """How to find the refunded invoice: (``payment[type]``, id) for ``GET /v1/invoice_payments``."""
+# The last API version in which a Charge carries ``invoice`` (2025-03-31.basil removed it).
+CHARGE_INVOICE_VERSION = "2025-02-24.acacia"
+
+
+def refund_link(refund: Mapping[str, Any]) -> tuple[str, str] | None:
+    """How to find the refunded invoice: ("payment_intent", id) for ``GET /v1/invoice_payments``, else
+    ("charge", id) for a Charges-API payment (no PaymentIntent), else None."""
     for kind in ("payment_intent", "charge"):
         value = refund.get(kind)
         if isinstance(value, Mapping):
@@ -285,6 +275,20 @@ def refund_payment(refund: Mapping[str, Any]) -> tuple[str, str] | None:
         if value:
             return kind, str(value)
     return None
+
+
+def attributed_invoice(invoice_payments: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The invoice (expanded) a refund of one payment counts against: among the payment's invoice payments
+    (paid ones first), the largest ``amount_paid``; ties: the oldest invoice payment, then the smallest id."""
+
+    def rank(ip: Mapping[str, Any]) -> tuple[int, int, int, str]:
+        unpaid = 0 if ip.get("status") == "paid" else 1
+        return (unpaid, -int(ip.get("amount_paid") or 0), int(ip.get("created") or 0), str(ip.get("id")))
+
+    linked = [ip for ip in invoice_payments if isinstance(ip.get("invoice"), Mapping)]
+    if not linked:
+        return None
+    return dict(min(linked, key=rank)["invoice"])
 
 
 def refund_record(refund: Mapping[str, Any], invoice: Mapping[str, Any], email: str | None) -> dict[str, Any]:

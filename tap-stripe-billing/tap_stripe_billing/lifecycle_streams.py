@@ -4,15 +4,18 @@ All three share the exactly-once loop of ``base.py`` (bookmark U on Stripe's clo
 dedupe set in state, state written only after every read) and say here what they read:
 
 - ``subscription_changed``: hourly, ``customer.subscription.updated`` events; backfill, those events for
-  the last 30 days (less an hour of margin) and, before that, the ``subscription_update`` (proration)
-  invoices, undone from the subscriptions' current items (one ``status=all`` walk).
+  the last 30 days (less an hour of margin) and, before that, the proration lines of the subscription
+  invoices (immediate and deferred prorations), walked back from the subscriptions' current items (one
+  ``status=all`` walk); see ``lifecycle.py``.
 - ``subscription_canceled``: hourly, ``customer.subscription.deleted``; backfill,
   ``GET /v1/subscriptions?status=canceled``.
 - ``subscription_refunded``: hourly, ``refund.created`` and ``refund.updated`` (to succeeded); backfill,
-  ``GET /v1/refunds``; the invoice through ``GET /v1/invoice_payments`` (invoice expanded).
+  ``GET /v1/refunds``; the invoice through ``GET /v1/invoice_payments`` (invoice expanded), or for a
+  charge with no PaymentIntent through the charge read in an older API version (``lifecycle.py``).
 
 A change is identified in state by ``subscription@changed_at`` (its ``change_id`` is the event id, or the
-proration invoice id for history past the events, so the two sources would not meet on the id). A refund
+proration invoice id (``id@moment`` when it records several changes) for history past the events, so the
+two sources would not meet on the id). A refund
 read from the list is kept in the dedupe set as seen "now" when it is recent, so that a
 ``refund.updated`` to succeeded re-read in the next run's overlap is not emitted again.
 """
@@ -26,6 +29,8 @@ from typing import Any
 from singer_sdk import typing as th
 
 from tap_stripe_billing import lifecycle as lc
+from tap_stripe_billing import pricing
+from tap_stripe_billing import prorations as pr
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.base import Candidate, ExactlyOnceStream
 from tap_stripe_billing.client import StripeAPI
@@ -101,7 +106,7 @@ class LifecycleStream(ExactlyOnceStream):
         def price_of(payload: Mapping[str, Any]) -> PriceInfo:
             info = rec.price_info_from_payload(payload)
             named = any(isinstance(v, str) and v.strip() for v in (info.nickname, info.lookup_key))
-            if named or info.product_name:
+            if (named or info.product_name) and pricing.known(info):
                 return info
             return prices.lookup(info.price_id, payload) or info
 
@@ -119,6 +124,7 @@ class SubscriptionChangedStream(LifecycleStream):
     def read(self, api: StripeAPI, plan: ReadPlan) -> Iterator[Candidate | str]:
         if plan.empty:
             return
+        self._invoices_by_sub: dict[str, list[dict[str, Any]]] = {}  # for metered prices' usage
         prices = PriceCache(api)
         emails = CustomerEmails(api)
         price_of = self.price_resolver(prices)
@@ -139,6 +145,7 @@ class SubscriptionChangedStream(LifecycleStream):
                 yield lc.LifecycleReason.NO_ITEM_CHANGE
                 continue
             created = int(event["created"])
+            after = lc.subscription_items(sub, price_of)
             record = lc.change_record(
                 change_id=str(event["id"]),
                 subscription_id=str(sub.get("id")),
@@ -146,7 +153,8 @@ class SubscriptionChangedStream(LifecycleStream):
                 changed_at=created,
                 currency=str(sub.get("currency") or ""),
                 before=before,
-                after=lc.subscription_items(sub, price_of),
+                after=after,
+                metered=self._usage(api, str(sub.get("id")), created, before, after),
             )
             if isinstance(record, str):
                 yield record
@@ -163,29 +171,36 @@ class SubscriptionChangedStream(LifecycleStream):
     def _from_invoices(
         self, api: StripeAPI, plan: ReadPlan, floor: int, prices: PriceCache, emails: CustomerEmails
     ) -> Iterator[Candidate | str]:
-        """Changes created before ``floor`` (past the events), from ``subscription_update`` invoices.
+        """Changes made before ``floor`` (past the events), from proration lines (``pr.invoiced_changes``):
+        on ``subscription_update`` invoices (immediate prorations) and on ordinary subscription invoices
+        (deferred prorations, Stripe's default).
 
-        Invoices are listed up to now (the later changes are needed to undo back to the older ones),
+        Invoices are listed up to now (the later changes are needed to walk back to the older ones),
         customers expanded; the subscriptions' current items come from one ``status=all`` walk, read
-        only when an old change exists.
+        only when an old change exists. A change is ``invoice id`` when its invoice records one change,
+        else ``invoice id@moment``.
         """
         params: list[tuple[str, Any]] = []
         if plan.created_gte is not None:
             params.append(("created[gte]", plan.created_gte))
         params.extend([("limit", 100), ("expand[]", "data.customer")])
-        by_sub: dict[str, list[dict[str, Any]]] = {}
+        # subscription -> [(moment, invoice id, customer, lines, changes on that invoice)]
+        by_sub: dict[str, list[tuple[int, str, str | None, list[pr.ChangeLine], int]]] = {}
         for invoice in api.list_all("/v1/invoices", params):
-            if invoice.get("billing_reason") != "subscription_update":
+            sub_id = rec.subscription_id(invoice)
+            if sub_id is None or not self._may_record_changes(invoice):
                 continue
             if not self._live_ok(invoice.get("livemode")):
                 yield FilterReason.TEST_MODE
                 continue
-            sub_id = rec.subscription_id(invoice)
-            if sub_id is None:
+            changes = pr.invoiced_changes(pr.change_lines(self._all_lines(api, invoice)))
+            if not changes:
                 continue
             emails.remember(invoice.get("customer"))
-            by_sub.setdefault(sub_id, []).append(invoice)
-        wanted = {s for s, invs in by_sub.items() if any(int(i["created"]) < floor for i in invs)}
+            for at, lines in changes:
+                entry = (at, str(invoice["id"]), rec.customer_id(invoice), lines, len(changes))
+                by_sub.setdefault(sub_id, []).append(entry)
+        wanted = {s for s, found in by_sub.items() if any(at < floor for at, *_ in found)}
         if not wanted:
             return
         price_of = self.price_resolver(prices)
@@ -200,27 +215,57 @@ class SubscriptionChangedStream(LifecycleStream):
                 continue
             state = self._all_items(api, sub, price_of)
             currency = str(sub.get("currency") or "")
-            invoices = sorted(by_sub[sub_id], key=lambda i: (int(i["created"]), str(i["id"])), reverse=True)
-            for invoice in invoices:
-                lines = lc.change_lines(self._all_lines(api, invoice))
-                before = lc.undo_change(state, lines, prices.lookup)
-                created = int(invoice["created"])
-                if created < floor:
+            for at, invoice_id, customer, lines, count in sorted(
+                by_sub[sub_id], key=lambda e: (e[0], e[1]), reverse=True
+            ):
+                after = pr.redo_change(state, lines, prices.lookup)
+                before = pr.undo_change(after, lines, prices.lookup)
+                if at < floor:
                     record = lc.change_record(
-                        change_id=str(invoice["id"]),
+                        change_id=invoice_id if count == 1 else f"{invoice_id}@{at}",
                         subscription_id=sub_id,
-                        customer_id=rec.customer_id(invoice),
-                        changed_at=created,
-                        currency=currency or str(invoice.get("currency") or ""),
+                        customer_id=customer,
+                        changed_at=at,
+                        currency=currency,
                         before=before,
-                        after=state,
+                        after=after,
+                        metered=self._usage(api, sub_id, at, before, after),
                     )
                     if isinstance(record, str):
                         yield record
                     else:
                         build = partial(self._finish, record, emails)
-                        yield Candidate(f"{sub_id}@{created}", created, None, build)
+                        yield Candidate(f"{sub_id}@{at}", at, None, build)
                 state = before
+
+    @staticmethod
+    def _may_record_changes(invoice: Mapping[str, Any]) -> bool:
+        """An invoice that may carry proration lines: a ``subscription_update`` one, or one whose
+        embedded lines hold a proration, or (lines not all embedded) a renewal."""
+        reason = invoice.get("billing_reason")
+        lines = invoice.get("lines") or {}
+        if reason == "subscription_update":
+            return True
+        if lines.get("has_more"):
+            return reason == "subscription_cycle"
+        return any(rec.parse_line(line).is_proration for line in lines.get("data") or [])
+
+    def _usage(
+        self, api: StripeAPI, sub_id: str, at: int, before: list[lc.Item], after: list[lc.Item]
+    ) -> lc.Metered | None:
+        """The last usage line amounts of the metered prices of a change (``lifecycle.mrr``), from the
+        subscription's invoices (one list per subscription and run); None when no price is metered."""
+        metered = lc.metered_prices(before, after)
+        if not metered:
+            return None
+        cache = self._invoices_by_sub
+        if sub_id not in cache:
+            params = [("subscription", sub_id), ("limit", 100)]
+            cache[sub_id] = [
+                {"created": inv.get("created"), "lines": {"data": self._all_lines(api, inv)}}
+                for inv in api.list_all("/v1/invoices", params)
+            ]
+        return lc.last_usage_amounts(cache[sub_id], metered, at)
 
     @staticmethod
     def _all_lines(api: StripeAPI, invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -353,33 +398,45 @@ class SubscriptionRefundedStream(LifecycleStream):
 
     def _invoice_of(
         self, api: StripeAPI, refund: Mapping[str, Any], cache: dict[tuple[str, str], dict[str, Any] | None]
-    ) -> dict[str, Any] | None:
-        """The invoice the refunded payment paid (one invoice-payments request per payment, cached)."""
+    ) -> dict[str, Any] | str:
+        """The invoice the refunded payment paid (cached per payment), or why there is none: see
+        ``lifecycle.refund_link`` and ``lifecycle.attributed_invoice``."""
         by_note = cache.get(("refund", str(refund["id"])))
         if by_note is not None:
             return by_note
-        payment = lc.refund_payment(refund)
-        if payment is None:
-            return None
-        if payment not in cache:
-            kind, payment_id = payment
-            body = api.get(
-                "/v1/invoice_payments",
-                [
-                    ("payment[type]", kind),
-                    (f"payment[{kind}]", payment_id),
-                    ("limit", 10),
+        link = lc.refund_link(refund)
+        if link is None:
+            return lc.LifecycleReason.UNLINKED
+        if link not in cache:
+            kind, payment_id = link
+            if kind == "payment_intent":
+                params = [
+                    ("payment[type]", "payment_intent"),
+                    ("payment[payment_intent]", payment_id),
+                    ("limit", 100),
                     ("expand[]", "data.invoice"),
-                ],
-            )
-            found = None
-            for ip in (body or {}).get("data") or []:
-                invoice = ip.get("invoice")
-                if isinstance(invoice, Mapping):
-                    found = dict(invoice)
-                    break
-            cache[payment] = found
-        return cache[payment]
+                ]
+                cache[link] = lc.attributed_invoice(list(api.list_all("/v1/invoice_payments", params)))
+            else:
+                cache[link] = self._charge_invoice(api, payment_id)
+        found = cache[link]
+        if found is None:
+            return lc.LifecycleReason.NOT_INVOICED if link[0] == "charge" else lc.LifecycleReason.UNLINKED
+        return found
+
+    @staticmethod
+    def _charge_invoice(api: StripeAPI, charge_id: str) -> dict[str, Any] | None:
+        """A Charges-API payment's invoice: the charge in the last version with ``charge.invoice``, then
+        the invoice (pinned version). None when the charge paid no invoice."""
+        charge = api.get(
+            f"/v1/charges/{charge_id}", missing_ok=True, stripe_version=lc.CHARGE_INVOICE_VERSION
+        )
+        invoice_id = (charge or {}).get("invoice")
+        if isinstance(invoice_id, Mapping):
+            invoice_id = invoice_id.get("id")
+        if not invoice_id:
+            return None
+        return api.get(f"/v1/invoices/{invoice_id}", missing_ok=True)
 
     def _build(
         self,
@@ -389,8 +446,8 @@ class SubscriptionRefundedStream(LifecycleStream):
         emails: CustomerEmails,
     ) -> dict[str, Any] | str:
         invoice = self._invoice_of(api, refund, invoices)
-        if invoice is None:
-            return lc.LifecycleReason.UNLINKED
+        if isinstance(invoice, str):
+            return invoice
         if not self._live_ok(invoice.get("livemode")):
             return FilterReason.TEST_MODE
         if rec.subscription_id(invoice) is None:

@@ -1,4 +1,5 @@
-"""Price information from one cached walk of ``GET /v1/prices?limit=100&expand[]=data.product``.
+"""Price information from one cached walk of ``GET /v1/prices?limit=100&expand[]=data.product`` (and
+``expand[]=data.tiers``: Stripe returns a tiered price's tiers only when expanded).
 
 The walk lists active and inactive prices (Stripe's default when ``active`` is not given) with their
 products expanded, so plan levels fall back to the product's name without a request per product. It
@@ -47,7 +48,8 @@ class PriceCache:
     def _walk(self) -> None:
         found: dict[str, PriceInfo | None] = {}
         count = 0
-        for price in self._api.list_all("/v1/prices", [("limit", 100), ("expand[]", "data.product")]):
+        params = [("limit", 100), ("expand[]", "data.product"), ("expand[]", "data.tiers")]
+        for price in self._api.list_all("/v1/prices", params):
             found[str(price["id"])] = price_info_from_payload(price)
             count += 1
         self._prices.update(found)
@@ -84,7 +86,8 @@ class PriceCache:
         self.warm()
         if price_id not in self._prices:
             self.single_fetches += 1
-            body = self._api.get(f"/v1/prices/{price_id}", [("expand[]", "product")], missing_ok=True)
+            params = [("expand[]", "product"), ("expand[]", "tiers")]
+            body = self._api.get(f"/v1/prices/{price_id}", params, missing_ok=True)
             self._prices[price_id] = price_info_from_payload(body) if body else None
         info = self._prices[price_id]
         if info is None and embedded is not None:

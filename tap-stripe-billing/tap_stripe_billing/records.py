@@ -17,10 +17,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-_ZERO = "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF"
-_THREE = "BHD JOD KWD OMR TND"
-ZERO_DECIMAL_CURRENCIES = frozenset(code.lower() for code in _ZERO.split(" "))
-THREE_DECIMAL_CURRENCIES = frozenset(code.lower() for code in _THREE.split(" "))
+# Stripe's API exponents: the one table of this package (Stripe's currencies page, "zero-decimal" and
+# "special cases"; SPEC §2). Every currency not listed is 2, and so are ISK and UGX although they have no
+# minor unit (Stripe writes 5 UGX as 500, always a multiple of 100), HUF and TWD.
+STRIPE_API_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(("bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga",
+                     "pyg", "rwf", "vnd", "vuv", "xaf", "xof", "xpf"), 0),
+    **dict.fromkeys(("bhd", "jod", "kwd", "omr", "tnd"), 3),
+}  # fmt: skip
+DEFAULT_EXPONENT = 2
 
 # Months per interval unit (SPEC §2).
 _MONTHS_PER_UNIT: dict[str, Decimal] = {
@@ -57,6 +62,16 @@ class PriceInfo:
     interval_count: int | None = None
     unit_amount: int | None = None  # minor units (a legacy Plan's ``amount``)
     currency: str | None = None
+    # How a period's amount is computed (see ``pricing.period_amount``): per unit (``unit_amount_decimal``,
+    # which may hold fractions of a minor unit, and ``transform_quantity``), tiered (graduated or volume;
+    # ``tiers`` as (up_to, unit_amount_decimal, flat_amount_decimal), None when the payload did not include
+    # them: Stripe only returns tiers when expanded), or metered (usage, no fixed amount).
+    unit_amount_decimal: Decimal | None = None
+    billing_scheme: str = "per_unit"
+    tiers_mode: str | None = None
+    tiers: tuple[tuple[int | None, Decimal | None, Decimal | None], ...] | None = None
+    usage_type: str = "licensed"
+    transform_quantity: tuple[int, str] | None = None  # (divide_by, "up" | "down")
 
     def plan_level(self) -> str:
         """The price's nickname, else its lookup_key, else its product's name, else its id."""
@@ -77,6 +92,11 @@ def price_info_from_payload(price: Mapping[str, Any]) -> PriceInfo:
     if unit_amount is None:
         unit_amount = price.get("amount")
     currency = price.get("currency")
+    decimal = price.get("unit_amount_decimal")
+    if decimal is None:
+        decimal = price.get("amount_decimal")
+    transform = price.get("transform_quantity")
+    tiers = price.get("tiers")
     return PriceInfo(
         price_id=str(price["id"]),
         nickname=price.get("nickname"),
@@ -86,23 +106,42 @@ def price_info_from_payload(price: Mapping[str, Any]) -> PriceInfo:
         interval_count=int(count) if count is not None else None,
         unit_amount=int(unit_amount) if unit_amount is not None else None,
         currency=str(currency).lower() if currency else None,
+        unit_amount_decimal=_decimal(decimal),
+        billing_scheme=str(price.get("billing_scheme") or "per_unit"),
+        tiers_mode=price.get("tiers_mode"),
+        tiers=tuple(_tier(t) for t in tiers if isinstance(t, Mapping)) if isinstance(tiers, list) else None,
+        usage_type=str(recurring.get("usage_type") or price.get("usage_type") or "licensed"),
+        transform_quantity=(
+            (int(transform["divide_by"]), str(transform.get("round") or "up"))
+            if isinstance(transform, Mapping) and transform.get("divide_by")
+            else None
+        ),
     )
+
+
+def _decimal(value: object) -> Decimal | None:
+    return Decimal(str(value)) if value is not None and value != "" else None
+
+
+def _tier(tier: Mapping[str, Any]) -> tuple[int | None, Decimal | None, Decimal | None]:
+    """A price tier: (up_to or None for "inf", unit amount, flat amount), amounts in minor units."""
+    up_to = tier.get("up_to")
+    unit = tier.get("unit_amount_decimal", tier.get("unit_amount"))
+    flat = tier.get("flat_amount_decimal", tier.get("flat_amount"))
+    return (int(up_to) if isinstance(up_to, int) else None, _decimal(unit), _decimal(flat))
 
 
 # -- amounts, lengths, times -------------------------------------------------------------------------
 def currency_exponent(currency: str) -> int:
-    """Decimal places of a currency's major unit (Stripe's list: 0, 3, else 2; ISK is 2)."""
-    code = currency.lower()
-    if code in ZERO_DECIMAL_CURRENCIES:
-        return 0
-    if code in THREE_DECIMAL_CURRENCIES:
-        return 3
-    return 2
+    """Decimal places of an amount in Stripe's API (``STRIPE_API_EXPONENTS``: 0, 3, else 2; ISK, UGX 2)."""
+    return STRIPE_API_EXPONENTS.get(currency.strip().lower(), DEFAULT_EXPONENT)
 
 
-def minor_to_major(amount_minor: int, currency: str) -> Decimal:
-    """Exact major-unit amount with exactly the currency's decimals: 4990 usd → 49.90, 5000 jpy → 5000."""
-    return Decimal(int(amount_minor)).scaleb(-currency_exponent(currency))
+def minor_to_major(amount_minor: int | Decimal, currency: str) -> Decimal:
+    """Exact major-unit amount with exactly the currency's decimals in Stripe's API: 4990 usd → 49.90,
+    5000 jpy → 5000, 500000 ugx → 5000.00."""
+    exact = amount_minor if isinstance(amount_minor, Decimal) else Decimal(int(amount_minor))
+    return exact.scaleb(-currency_exponent(currency))
 
 
 def _plain(value: Decimal) -> Decimal:

@@ -1,7 +1,7 @@
 """Canonical text for values sent to KISSmetrics: the same input always gives the same characters.
 
 Numbers are handled as :class:`decimal.Decimal` (floats through ``str()``, never through binary), so
-``49.9`` is written ``49.90`` in USD, ``5000`` in JPY, ``12.345`` in KWD.
+``49.9`` is written ``49.90`` in USD, ``5000`` in JPY, ``12.345`` in KWD, ``5000`` in UGX.
 """
 
 from __future__ import annotations
@@ -9,38 +9,33 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    [
-        "BIF",
-        "CLP",
-        "DJF",
-        "GNF",
-        "JPY",
-        "KMF",
-        "KRW",
-        "MGA",
-        "PYG",
-        "RWF",
-        "UGX",
-        "VND",
-        "VUV",
-        "XAF",
-        "XOF",
-        "XPF",
-    ]
-)
-THREE_DECIMAL_CURRENCIES = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
+# Stripe's API exponents: the one table of this package (Stripe's currencies page, "zero-decimal" and
+# "special cases"). Every currency not listed is 2, and so are ISK and UGX (two-decimal in Stripe's API
+# although they have no minor unit), HUF and TWD.
+STRIPE_API_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA",
+                     "PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "JOD", "KWD", "OMR", "TND"), 3),
+}  # fmt: skip
+DEFAULT_EXPONENT = 2
+# Display rule: currencies with no minor unit that Stripe's API writes with two decimals. They are shown
+# with no decimals, unless an amount has a fraction (old ISK charges may): then exactly, with two.
+NO_MINOR_UNIT_DISPLAY = frozenset(["ISK", "UGX"])
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def currency_decimals(currency: str) -> int:
-    """Minor-unit exponent of an ISO 4217 code (case-insensitive): 0, 3 or 2."""
-    code = currency.strip().upper()
-    if code in ZERO_DECIMAL_CURRENCIES:
+    """Decimals of an amount in Stripe's API (case-insensitive): 0, 3, else 2 (ISK and UGX: 2)."""
+    return STRIPE_API_EXPONENTS.get(currency.strip().upper(), DEFAULT_EXPONENT)
+
+
+def display_decimals(amount: Decimal, currency: str) -> int:
+    """Decimals an amount is written with: the currency's (``currency_decimals``), except for the
+    ``NO_MINOR_UNIT_DISPLAY`` currencies, written with none unless the amount has a fraction."""
+    places = currency_decimals(currency)
+    if currency.strip().upper() in NO_MINOR_UNIT_DISPLAY and amount == amount.to_integral_value():
         return 0
-    if code in THREE_DECIMAL_CURRENCIES:
-        return 3
-    return 2
+    return places
 
 
 def to_decimal(value: object) -> Decimal:
@@ -66,12 +61,13 @@ def to_decimal(value: object) -> Decimal:
 
 
 def format_amount(value: object, currency: str, *, negate: bool = False) -> str:
-    """``49.90``, ``5000``, ``12.345``, ``-49.90``: exactly the currency's decimals."""
+    """``49.90``, ``5000``, ``12.345``, ``-49.90``: exactly the currency's decimals in Stripe's API;
+    ISK and UGX with none (``5000``) unless the amount has a fraction (``1234.50``)."""
     number = to_decimal(value)
     if negate:
         number = -number
-    places = currency_decimals(currency)
-    quantized = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    exact = number.quantize(Decimal(1).scaleb(-currency_decimals(currency)), rounding=ROUND_HALF_UP)
+    quantized = exact.quantize(Decimal(1).scaleb(-display_decimals(exact, currency)))
     if quantized.is_zero():
         quantized = abs(quantized)
     return format(quantized, "f")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from local_pipeline import KISSMETRICS_KEY, LocalPipeline
 
 from .conftest import delivered_invoice_ids, expected_invoice_ids
+
+pytestmark = pytest.mark.slow  # meltano run against the stand-ins as processes
 
 
 def test_two_hourly_meltano_runs_deliver_each_payment_exactly_once(pipeline: LocalPipeline) -> None:

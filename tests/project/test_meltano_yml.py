@@ -76,6 +76,7 @@ def test_no_secret_is_committed() -> None:
     assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
 
 
+@pytest.mark.slow  # runs meltano
 def test_fractional_settings_from_the_environment_reach_the_plugins(tmp_path: Path) -> None:
     """Meltano 4.4.1 crashes on `kind: decimal` values set in the environment ("Decimal is not JSON
     serializable"), so those settings are strings in meltano.yml and the plugins accept numeric strings."""

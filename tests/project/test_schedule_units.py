@@ -59,6 +59,7 @@ def test_on_calendar_translates_plain_cron_and_refuses_the_rest() -> None:
         on_calendar({"name": "x", "interval": "0 0 * * 1", "cron_interval": "0 0 * * 1"})
 
 
+@pytest.mark.slow  # runs meltano
 def test_reads_the_real_meltano_schedule_list(tmp_path: Path) -> None:
     env = {**os.environ, "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}"}
     result = subprocess.run(

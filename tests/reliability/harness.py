@@ -108,11 +108,25 @@ def _write(path: Path, payload: Any) -> Path:
 
 @dataclass
 class Kill:
-    """When and whom to SIGKILL during a run: after a delay, or once KISSmetrics has N more requests."""
+    """When and whom to SIGKILL during a run: after a delay, once KISSmetrics has N more requests, or
+    once Stripe has N more requests."""
 
     who: str  # "tap" | "target" | "both"
     after_seconds: float | None = None
     after_requests: int | None = None
+    after_stripe_requests: int | None = None
+
+    def describe(self) -> str:
+        if self.after_seconds is not None:
+            return f"{self.after_seconds} s"
+        if self.after_requests is not None:
+            return f"{self.after_requests} KISSmetrics requests"
+        return f"{self.after_stripe_requests} Stripe requests"
+
+
+def stripe_requests(pipeline: LocalPipeline) -> int:
+    """API requests the Stripe stand-in has answered so far (faulted ones included)."""
+    return sum(pipeline.stripe.control("stats").values())
 
 
 @dataclass
@@ -126,6 +140,7 @@ class RunResult:
     state_before: dict[str, Any] | None
     state_after: dict[str, Any] | None
     seconds: float
+    alive_at_kill: frozenset[str] = frozenset()  # "tap"/"target": still running when the kill came
 
     @property
     def ok(self) -> bool:
@@ -189,8 +204,10 @@ class Cell:
         env = clean_env(**self.env_extra)
         start = time.monotonic()
         base_requests = self.pipeline.kissmetrics.control("count")["requests"] if kill else 0
+        base_stripe = stripe_requests(self.pipeline) if kill and kill.after_stripe_requests else 0
         tap = target = None
         killed = False
+        alive_at_kill: set[str] = set()
         with (
             paths["out"].open("w") as out,
             paths["tap.err"].open("w") as tap_err,
@@ -220,10 +237,14 @@ class Cell:
                 while time.monotonic() < deadline:
                     if target.poll() is not None and tap.poll() is not None:
                         break
-                    if kill is not None and not killed and self._due(kill, start, base_requests):
+                    if kill is not None and not killed and self._due(kill, start, base_requests, base_stripe):
                         if kill.who in ("tap", "both"):
+                            if tap.poll() is None:
+                                alive_at_kill.add("tap")
                             kill_group(tap)
                         if kill.who in ("target", "both"):
+                            if target.poll() is None:
+                                alive_at_kill.add("target")
                             kill_group(target)
                         killed = True
                     time.sleep(0.005)
@@ -259,14 +280,17 @@ class Cell:
             state_before=state_before,
             state_after=self.state(),
             seconds=time.monotonic() - start,
+            alive_at_kill=frozenset(alive_at_kill),
         )
 
-    def _due(self, kill: Kill, start: float, base_requests: int) -> bool:
+    def _due(self, kill: Kill, start: float, base_requests: int, base_stripe: int = 0) -> bool:
         if kill.after_seconds is not None and time.monotonic() - start >= kill.after_seconds:
             return True
         if kill.after_requests is not None:
             count = self.pipeline.kissmetrics.control("count")["requests"]
             return bool(count - base_requests >= kill.after_requests)
+        if kill.after_stripe_requests is not None:
+            return stripe_requests(self.pipeline) - base_stripe >= kill.after_stripe_requests
         return False
 
 

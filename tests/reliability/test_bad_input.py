@@ -27,6 +27,8 @@ from tests.reliability.conftest import reset_kissmetrics, shared_pipeline
 from tests.reliability.harness import FIGURES, TARGET_EXE, Cell, clean_env, expected_billed, kill_group, tally
 from tests.target.singer_input import SCHEMAS, billed
 
+pytestmark = pytest.mark.slow  # real processes against stand-ins
+
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
@@ -312,9 +314,15 @@ def test_bad_target_input(  # noqa: PLR0917
 
 
 # -- Meltano: a second hourly run while one is running --------------------------------------------------
+HOLD_SECONDS = 5
+
+
 def test_second_meltano_run_while_one_is_running_exits_1(pipeline: LocalPipeline, tmp_path: Path) -> None:
+    """Deterministic whatever the load: once the first run is delivering, KISSmetrics holds every further
+    request for HOLD_SECONDS (under the target's 15 s timeout, so nothing is retried), so the first run
+    cannot end (~125 events one at a time) until the second one has been refused; then it is let go."""
     reset_kissmetrics(pipeline)
-    pipeline.kissmetrics.control("latency", {"ms": 30})  # ~125 events one at a time: the first run lasts
+    pipeline.kissmetrics.control("latency", {"ms": 30})
     expected = expected_billed(pipeline)
     env = pipeline.meltano_env(
         MELTANO_DATABASE_URI=f"sqlite:///{tmp_path / 'meltano.db'}",
@@ -335,6 +343,7 @@ def test_second_meltano_run_while_one_is_running_exits_1(pipeline: LocalPipeline
         while pipeline.kissmetrics.control("count")["requests"] < 3 and time.monotonic() < deadline:
             assert first.poll() is None, "the first run ended before delivering"
             time.sleep(0.05)
+        pipeline.kissmetrics.control("latency", {"ms": HOLD_SECONDS * 1000})  # hold the first run
         at_start = pipeline.kissmetrics.control("count")["requests"]
         second = subprocess.run(
             [MELTANO, "run", JOB],
@@ -346,8 +355,10 @@ def test_second_meltano_run_while_one_is_running_exits_1(pipeline: LocalPipeline
             check=False,
         )
         still_running = first.poll() is None
+        pipeline.kissmetrics.control("latency", {"ms": 0})  # let the first run finish
         _out, err = first.communicate(timeout=180)
     finally:
+        pipeline.kissmetrics.control("latency", {"ms": 0})
         kill_group(first)
     assert still_running, "the first run must still be running when the second one starts"
     assert second.returncode == 1

@@ -5,13 +5,19 @@ printed), plus trials that kill the process group of a whole ``meltano run``. Af
 KISSmetrics stand-in's de-duplicated view equals the ground truth every time; the raw re-sends the
 replays cost (requests KISSmetrics had to de-duplicate) are counted per trial.
 
-The KISSmetrics stand-in answers with 5 ms of latency and the target sends 4 at a time, so delivery
-takes a few tenths of a second and kills triggered by a request count land mid-delivery.
+Every kill must land mid-run, whatever the machine's load: a trial whose run finished first would only
+test a plain run plus a rerun. So kills are triggered by progress, not by time: the tap (or both) once
+the Stripe stand-in answered N of the run's requests, N below the count a whole run makes (measured by
+a calibration run); the target (or both) once KISSmetrics received N requests, N below the number of
+payments. Each trial then checks that every process it meant to kill was still running when the kill
+came and died of it. Stripe answers with 20 ms and KISSmetrics with 5 ms of latency (the target sends 4
+at a time), so a run lasts long enough for the 5 ms polling to kill it before it finishes.
 """
 
 from __future__ import annotations
 
 import random
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -30,12 +36,16 @@ from tests.reliability.harness import (
     expected_billed,
     group_alive,
     kill_group,
+    stripe_requests,
     tally,
 )
 
 SEED = 20261101
 TRIALS = 20
 LATENCY_MS = 5
+STRIPE_LATENCY_MS = 20
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -43,30 +53,67 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline
     yield from shared_pipeline(tmp_path_factory, invoices=250, seed=31)
 
 
-def plan_trials() -> list[Kill]:
-    """Seeded kill plans: whom to kill, and when (a delay, or a count of requests KISSmetrics got)."""
+@pytest.fixture(scope="module")
+def whole_run(
+    pipeline: LocalPipeline, catalog: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[int, int]:
+    """(Stripe requests, payments delivered) of one complete first run: the range kills are drawn in."""
+    reset_kissmetrics(pipeline)
+    pipeline.kissmetrics.control("latency", {"ms": LATENCY_MS})
+    pipeline.stripe.control("latency", {"ms": STRIPE_LATENCY_MS})
+    cell = Cell(
+        pipeline, tmp_path_factory.mktemp("calibration"), catalog, target_extra={"max_concurrency": 4}
+    )
+    before = stripe_requests(pipeline)
+    run = cell.run()
+    assert run.ok, run.tap_stderr[-2000:] + run.target_stderr[-2000:]
+    requests = stripe_requests(pipeline) - before
+    payments = len(expected_billed(pipeline))
+    assert requests >= 4 and payments > 150, (requests, payments)
+    return requests, payments
+
+
+def plan_trials(stripe_requests_per_run: int, payments: int) -> list[Kill]:
+    """Seeded kill plans: whom to kill, and after how many Stripe or KISSmetrics requests of the run."""
     rng = random.Random(SEED)
     plans = []
     for number in range(TRIALS):
         who = ("target", "tap", "both", "target", "both")[number % 5]
-        if who == "tap" or number % 3 == 0:
-            plans.append(Kill(who, after_seconds=round(rng.uniform(0.3, 2.5), 2)))
+        if who == "tap" or (who == "both" and number % 2 == 0):
+            # At least one more Stripe request to come: the tap (and so the target) is still running.
+            plans.append(Kill(who, after_stripe_requests=rng.randint(1, stripe_requests_per_run - 1)))
         else:
-            plans.append(Kill(who, after_requests=rng.randint(1, 180)))
+            # At least one more payment to deliver: the target is still running.
+            plans.append(Kill(who, after_requests=rng.randint(1, payments - 1)))
     return plans
+
+
+def must_be_alive_at_kill(plan: Kill) -> set[str]:
+    """The processes a plan's trigger guarantees were running: the tap may have finished reading
+    before a trigger on KISSmetrics requests (it only kills the target then)."""
+    if plan.after_stripe_requests is not None:
+        return {"tap", "target"} if plan.who == "both" else {"tap"}
+    return {"target"}
 
 
 @pytest.mark.parametrize("trial", range(TRIALS))
 def test_sigkill_then_rerun_through_the_shell_pipe(
-    pipeline: LocalPipeline, catalog: Path, tmp_path: Path, trial: int
+    pipeline: LocalPipeline, whole_run: tuple[int, int], catalog: Path, tmp_path: Path, trial: int
 ) -> None:
-    plan = plan_trials()[trial]
+    plan = plan_trials(*whole_run)[trial]
     reset_kissmetrics(pipeline)
     pipeline.kissmetrics.control("latency", {"ms": LATENCY_MS})
     expected = expected_billed(pipeline)
     cell = Cell(pipeline, tmp_path, catalog, target_extra={"max_concurrency": 4})
 
     crashed = cell.run(kill=plan)
+    # The kill landed mid-run: each process the trigger guarantees was running was killed by it.
+    assert crashed.killed, f"trial {trial}: the run ended before the kill ({plan.describe()})"
+    required = must_be_alive_at_kill(plan)
+    assert required <= crashed.alive_at_kill, (trial, plan, crashed.alive_at_kill)
+    codes = {"tap": crashed.tap_rc, "target": crashed.target_rc}
+    assert all(codes[name] == -signal.SIGKILL for name in crashed.alive_at_kill), codes
+    assert not crashed.ok
     sent_before_rerun = pipeline.kissmetrics.control("count")["requests"]
     rerun = cell.run()
     assert rerun.ok, rerun.tap_stderr[-2000:] + rerun.target_stderr[-2000:]
@@ -76,10 +123,8 @@ def test_sigkill_then_rerun_through_the_shell_pipe(
     FIGURES["crash_trials"].append(
         {
             "trial": f"pipe-{trial}",
-            "killed": plan.who if crashed.killed else "none (run ended first)",
-            "when": f"{plan.after_seconds} s"
-            if plan.after_seconds is not None
-            else f"{plan.after_requests} requests",
+            "killed": "+".join(sorted(crashed.alive_at_kill)),
+            "when": plan.describe(),
             "requests_before_rerun": sent_before_rerun,
             "exact": result.exact,
             "expected": result.expected,

@@ -30,6 +30,8 @@ from tests.reliability.harness import (
     tally,
 )
 
+pytestmark = pytest.mark.slow  # real processes against stand-ins
+
 
 @pytest.fixture
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:

@@ -3,13 +3,13 @@
 Pipelines run with recognisable keys (the stand-ins' live key, the KISSmetrics canary key, and an
 unknown Stripe key that Stripe answers 401 to) through the shell pipe, a dry run, failures on either
 side, and ``meltano run``; every byte they print, every state and journal file, and every file Meltano
-wrote under ``.meltano/logs/`` and ``.meltano/run/`` during the test is scanned for each key, raw or
-percent-encoded, and for its distinctive body.
+wrote under ``.meltano/logs/`` and ``.meltano/run/`` for this test's own runs (not for another test's
+running at the same time) is scanned for each key, raw or percent-encoded, and for its distinctive body.
 """
 
 from __future__ import annotations
 
-import time
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -34,10 +34,37 @@ NEEDLES = sorted(
     }
 )
 
+pytestmark = pytest.mark.slow  # real processes against stand-ins
+
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPipeline]:
     yield from shared_pipeline(tmp_path_factory, invoices=120, seed=61)
+
+
+def own_meltano_files(system_db: Path, pipeline: LocalPipeline) -> list[tuple[Path, str]]:
+    """The files Meltano wrote for this test's own runs, never another test's running at the same time:
+    the logs of the run ids in this test's own system database (``.meltano/logs/elt/<state id>/<run id>/``),
+    and files under ``.meltano/run`` that name this test's stand-ins (each listens on its own port), such
+    as a plugin config a run left behind."""
+    with sqlite3.connect(system_db) as db:
+        run_ids = {str(row[0]) for row in db.execute("SELECT run_id FROM runs")}
+    assert run_ids, "this test's Meltano runs left no job in its system database"
+    found = []
+    for folder in ("logs", "run"):
+        for path in (REPO_ROOT / ".meltano" / folder).rglob("*"):
+            if "/venv/" in str(path) or not path.is_file():
+                continue
+            try:
+                text = path.read_bytes().decode("latin-1")
+            except OSError:
+                continue  # removed meanwhile by whichever run wrote it
+            ours = bool(run_ids & set(path.parts)) if folder == "logs" else None
+            if ours is None:
+                ours = pipeline.stripe.url in text or pipeline.kissmetrics.url in text
+            if ours:
+                found.append((path, text))
+    return found
 
 
 def leaks(text: str) -> list[str]:
@@ -45,7 +72,6 @@ def leaks(text: str) -> list[str]:
 
 
 def test_no_key_in_any_output_or_file(pipeline: LocalPipeline, catalog: Path, tmp_path: Path) -> None:
-    started = time.time()
     outputs: dict[str, str] = {}
     debug = {"LOGLEVEL": "DEBUG"}
 
@@ -97,16 +123,10 @@ def test_no_key_in_any_output_or_file(pipeline: LocalPipeline, catalog: Path, tm
     for name, result in (("meltano ok", ok), ("meltano failed", failed)):
         outputs[f"{name}: stdout"] = result.stdout
         outputs[f"{name}: stderr"] = result.stderr
-    meltano_files = [
-        path
-        for folder in ("logs", "run")
-        for path in (REPO_ROOT / ".meltano" / folder).rglob("*")
-        if path.is_file() and path.stat().st_mtime >= started and "/venv/" not in str(path)
-    ]
-    for path in meltano_files:
-        text = path.read_bytes().decode("latin-1")
-        if path.name.endswith(".config.json") and pipeline.stripe.url not in text:
-            continue  # another run's live config hand-off (not ours)
+    # This test's own system database (state, runs), then the files Meltano wrote for these runs.
+    outputs["meltano system database"] = (tmp_path / "meltano.db").read_bytes().decode("latin-1")
+    meltano_files = own_meltano_files(tmp_path / "meltano.db", pipeline)
+    for path, text in meltano_files:
         outputs[f"file {path.relative_to(REPO_ROOT)}"] = text
 
     found = {name: leaks(text) for name, text in outputs.items() if leaks(text)}

@@ -208,6 +208,7 @@ def test_control_endpoints(server: KissmetricsStandIn) -> None:
     assert server.requests == []
 
 
+@pytest.mark.slow  # the stand-in's command line as a process
 def test_cli_prints_banner_and_serves() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "stand_ins.kissmetrics", "--port", "0"],

@@ -150,6 +150,34 @@ def test_clock_reveals_payments_and_events() -> None:
         assert newer
 
 
+@pytest.mark.slow  # generates 100,000 invoices
 def test_hundred_thousand_invoices_generate() -> None:
     account = generate_account(AccountConfig(seed=1, invoices=100_000))
     assert sum(1 for i in account.invoices if i.livemode and i.created <= account.now) >= 100_000
+
+
+def test_paid_events_created_after_paid_at_when_asked(account: Account) -> None:
+    def delays(acc: Account) -> list[int]:
+        return [e.created - e.obj.paid_at for e in acc.events if e.type == "invoice.paid"]
+
+    assert set(delays(account)) == {0}  # off by default: the event at the paid_at second
+    late = generate_account(
+        AccountConfig(seed=3, invoices=3000, late_paid_event_share=0.3, late_paid_event_max_seconds=300)
+    )
+    found = delays(late)
+    share = sum(1 for d in found if d > 0) / len(found)
+    assert 0.25 <= share <= 0.35 and min(found) == 0 and max(found) <= 300
+    # The truth is what Stripe holds (paid_at), and an events reader sees a payment once its event exists.
+    billable = set(expected_billed(late, late.now))
+    cut = max(
+        e.created
+        for e in late.events
+        if e.type == "invoice.paid"
+        and e.obj.id in billable
+        and e.created > e.obj.paid_at
+        and e.created <= late.now
+    )
+    pending = {e.obj.id for e in late.events if e.type == "invoice.paid" and e.obj.paid_at < cut <= e.created}
+    everything = expected_billed(late, cut)
+    seen = expected_billed(late, cut, paid_events_before=cut)
+    assert set(everything) - set(seen) == pending & set(everything) != set()

@@ -103,6 +103,7 @@ def test_stripe_library_round_trip(server: StripeStandIn, account: Account) -> N
         client.v1.invoices.list()
 
 
+@pytest.mark.slow  # the stand-in's command line as a process
 def test_command_line() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "stand_ins.stripe", "--invoices", "200", "--seed", "2", "--port", "0"],

@@ -1,4 +1,4 @@
-"""Stripe-shaped payloads built from Stripe's own example objects (stripe-fixtures/ at the repository root)."""
+"""Stripe-shaped payloads built from Stripe's own example objects (the repository's stripe-fixtures/)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ import pytest
 from tap_stripe_billing.errors import ConfigError
 from tap_stripe_billing.settings import check_settings
 
+pytestmark = pytest.mark.slow  # the tap's executable as a process
+
 EXE = Path(sys.executable).parent / "tap-stripe-billing"
 
 

@@ -37,6 +37,8 @@ KEYS = {CHANGED: "change_id", CANCELED: "subscription_id", REFUNDED: "refund_id"
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
+pytestmark = pytest.mark.slow  # whole runs against a generated account, and the real pipe
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[StripeStandIn]:
@@ -146,7 +148,8 @@ def test_first_run_and_hourly_runs_match_the_oracle(server: StripeStandIn) -> No
 
 def test_lifecycle_through_the_target_to_kissmetrics(server: StripeStandIn, tmp_path: Path) -> None:
     """``tap-stripe-billing | target-kissmetrics`` as two processes: the delivered lifecycle events are
-    the oracle's (by event name and ids), with no tracking rule broken."""
+    the oracle's, by event name, ids and time, and carry the oracle's person, amounts, lengths, plan
+    levels, currencies and reasons; no tracking rule is broken."""
     account = server.account
     saved = account.now
     km_key = "km_lifecycle_test_key"
@@ -198,18 +201,8 @@ def test_lifecycle_through_the_target_to_kissmetrics(server: StripeStandIn, tmp_
                 CANCELED: expected_cancellations(account, upper, start),
                 REFUNDED: expected_refunds(account, upper, start),
             }
-            expected_events = sorted(
-                [
-                    (_direction(c), c["subscription_id"], _unix(c["changed_at"]))
-                    for c in _emailed(want[CHANGED])
-                ]
-                + [
-                    ("Subscription Canceled", c["subscription_id"], _unix(c["canceled_at"]))
-                    for c in _emailed(want[CANCELED])
-                ]
-                + [("Refunded", r["refund_id"], _unix(r["refunded_at"])) for r in _emailed(want[REFUNDED])]
-            )
-            delivered = []
+            expected_events = _expected_kissmetrics(want)
+            delivered: dict[tuple[str, str, int], dict[str, Any]] = {}
             for request in km.requests:
                 name = request.first("_n") or ""
                 if name == "Subscription Billed":
@@ -219,12 +212,72 @@ def test_lifecycle_through_the_target_to_kissmetrics(server: StripeStandIn, tmp_
                     if name == "Refunded"
                     else request.first("Stripe Subscription ID")
                 )
-                delivered.append((name, ident, int(request.first("_t") or 0)))
-            assert sorted(delivered) == expected_events
+                key = (name, ident or "", int(request.first("_t") or 0))
+                assert key not in delivered, f"sent twice: {key}"
+                delivered[key] = _wire_values(request.params)
+            assert sorted(delivered) == sorted(expected_events)
             assert len(expected_events) > 20
+            # What reaches KISSmetrics: person, amounts, lengths, plan levels, currencies and reasons.
+            diffs = [(k, delivered[k], v) for k, v in expected_events.items() if delivered[k] != v]
+            assert diffs == [], diffs[:3]
+            kinds = {name for name, _, _ in expected_events}
+            assert kinds == {
+                "Subscription Upgraded",
+                "Subscription Downgraded",
+                "Subscription Canceled",
+                "Refunded",
+            }
+            reasons = [v.get("Subscription Cancelation Reason") for v in expected_events.values()]
+            assert any(r and " — " in r for r in reasons), "a reason with the customer's comment"
             assert km.violations() == []
     finally:
         account.set_now(saved)
+
+
+def _expected_kissmetrics(
+    want: dict[str, dict[str, dict[str, Any]]],
+) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """(event name, Stripe id, _t) -> what KISSmetrics must receive, built from the oracle's records
+    (README's event catalogue): numbers as Decimals, everything else as the exact text."""
+    out: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for c in _emailed(want[CHANGED]):
+        out[(_direction(c), c["subscription_id"], _unix(c["changed_at"]))] = {
+            "_p": c["customer_email"].strip().lower(),
+            "Subscription Billing Amount": Decimal(str(c["amount"])),
+            "Subscription Billing Length": Decimal(str(c["billing_length_months"])),
+            "Subscription Plan Level": c["plan_level"],
+            "Stripe Subscription ID": c["subscription_id"],
+        }
+    for c in _emailed(want[CANCELED]):
+        values = {"_p": c["customer_email"].strip().lower(), "Stripe Subscription ID": c["subscription_id"]}
+        if c["cancelation_reason"]:
+            values["Subscription Cancelation Reason"] = c["cancelation_reason"]
+        out[("Subscription Canceled", c["subscription_id"], _unix(c["canceled_at"]))] = values
+    for r in _emailed(want[REFUNDED]):
+        values = {
+            "_p": r["customer_email"].strip().lower(),
+            "Billing Amount": -Decimal(str(r["amount"])),
+            "Subscription Billing Amount": -Decimal(str(r["amount"])),
+            "Subscription Billing Currency": r["currency"].upper(),
+            "Stripe Invoice ID": r["invoice_id"],
+            "Stripe Refund ID": r["refund_id"],
+        }
+        if r["reason"]:
+            values["Subscription Refund Reason"] = r["reason"]
+        out[("Refunded", r["refund_id"], _unix(r["refunded_at"]))] = values
+    return out
+
+
+NUMERIC = {"Billing Amount", "Subscription Billing Amount", "Subscription Billing Length"}
+
+
+def _wire_values(params: list[tuple[str, str]]) -> dict[str, Any]:
+    """A tracking request's person and properties (numbers as Decimals), without _k/_n/_t/_d."""
+    return {
+        name: Decimal(value) if name in NUMERIC else value
+        for name, value in params
+        if name not in ("_k", "_n", "_t", "_d")
+    }
 
 
 def _emailed(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

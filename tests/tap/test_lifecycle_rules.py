@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from tap_stripe_billing import lifecycle as lc
+from tap_stripe_billing import prorations as pr
 from tap_stripe_billing.records import PriceInfo, price_info_from_payload
 
 from tests.tap.payloads import fixture, line
@@ -17,6 +18,7 @@ def price(
 ) -> Any:
     p = fixture("price")
     p.update(id=pid, unit_amount=amount, unit_amount_decimal=str(amount), nickname=nickname, currency="usd")
+    p.update(transform_quantity=None)  # the example object's placeholder would divide every quantity
     p["recurring"].update(interval=interval, interval_count=count)
     return p
 
@@ -145,8 +147,8 @@ def test_undo_change_from_proration_lines() -> None:
     for ln, si, qty in ((credit, "si_a", 1), (charge, "si_a", 2)):
         ln["parent"]["subscription_item_details"]["subscription_item"] = si
         ln["quantity"] = qty
-    lines = lc.change_lines([credit, charge])
-    before = lc.undo_change(after, lines, lambda pid, _embedded: prices.get(pid))
+    lines = pr.change_lines([credit, charge])
+    before = pr.undo_change(after, lines, lambda pid, _embedded: prices.get(pid))
     assert [(si, p.price_id, q) for si, p, q in before] == [
         ("si_a", "price_basic", 1),
         ("si_b", "price_basic", 1),
@@ -154,7 +156,7 @@ def test_undo_change_from_proration_lines() -> None:
     # an item added by the change (only a charge line) was not there before
     added = line(900, price_id="price_basic", proration=True)
     added["parent"]["subscription_item_details"]["subscription_item"] = "si_b"
-    before = lc.undo_change(after, lc.change_lines([added]), lambda pid, _e: prices.get(pid))
+    before = pr.undo_change(after, pr.change_lines([added]), lambda pid, _e: prices.get(pid))
     assert [si for si, _, _ in before] == ["si_a"]
 
 
@@ -176,7 +178,9 @@ def test_undo_change_from_proration_lines() -> None:
 )
 def test_cancelation_reason(details: dict[str, Any], label: str | None) -> None:
     assert lc.cancelation_reason(details) == label
-    sub = subscription([item("si_a", PRO)], status="canceled", canceled_at=1_790_000_000)
+    sub = subscription(
+        [item("si_a", PRO)], status="canceled", canceled_at=1_790_000_000, ended_at=1_790_000_000
+    )
     sub["cancellation_details"] = details
     record = lc.canceled_record(sub, "a@example.com")
     assert record == {
@@ -192,7 +196,7 @@ def test_cancelation_reason(details: dict[str, Any], label: str | None) -> None:
 def test_refund_record_positive_exact_amount_and_links() -> None:
     refund = fixture("refund")
     refund.update(id="re_1", amount=12345, currency="kwd", payment_intent="pi_1", reason="duplicate")
-    assert lc.refund_payment(refund) == ("payment_intent", "pi_1")
+    assert lc.refund_link(refund) == ("payment_intent", "pi_1")
     invoice = fixture("invoice")
     invoice.update(id="in_1", customer="cus_1", currency="kwd", subscription=None)
     invoice["parent"] = {"type": "subscription_details", "subscription_details": {"subscription": "sub_1"}}
@@ -201,6 +205,109 @@ def test_refund_record_positive_exact_amount_and_links() -> None:
     assert (record["invoice_id"], record["subscription_id"], record["currency"]) == ("in_1", "sub_1", "kwd")
     assert record["refunded_at"] == "2009-02-13T23:31:30+00:00"
     refund.update(payment_intent=None)
-    assert lc.refund_payment(refund) == ("charge", refund["charge"])
+    assert lc.refund_link(refund) == ("charge", refund["charge"])
     refund.update(charge=None)
-    assert lc.refund_payment(refund) is None
+    assert lc.refund_link(refund) is None
+
+
+def test_a_payment_intent_that_paid_several_invoices_is_attributed_by_the_documented_rule() -> None:
+    """Largest amount paid; ties: oldest invoice payment, then smallest id; paid before unpaid."""
+
+    def ip(ip_id: str, invoice_id: str, amount: int, created: int, status: str = "paid") -> dict[str, Any]:
+        payment = fixture("invoice_payment")
+        payment.update(id=ip_id, amount_paid=amount, created=created, status=status)
+        payment["payment"] = {"type": "payment_intent", "payment_intent": "pi_1"}
+        payment["invoice"] = {**fixture("invoice"), "id": invoice_id}
+        return payment
+
+    one = [ip("inpay_a", "in_a", 900, 10)]
+    assert (lc.attributed_invoice(one) or {})["id"] == "in_a"
+    several = [
+        ip("inpay_a", "in_a", 900, 10),
+        ip("inpay_b", "in_b", 4900, 20),
+        ip("inpay_c", "in_c", 4900, 5),
+    ]
+    assert (lc.attributed_invoice(several) or {})["id"] == "in_c"  # tie on amount: the oldest
+    unpaid = [ip("inpay_d", "in_d", 99_999, 1, status="open"), ip("inpay_a", "in_a", 900, 10)]
+    assert (lc.attributed_invoice(unpaid) or {})["id"] == "in_a"
+    assert lc.attributed_invoice([]) is None
+    not_expanded = ip("inpay_e", "in_e", 900, 10)
+    not_expanded["invoice"] = "in_e"
+    assert lc.attributed_invoice([not_expanded]) is None
+
+
+def test_a_cancellation_at_period_end_is_timed_when_the_subscription_ended() -> None:
+    """Stripe's ``canceled_at`` is the request (the Customer Portal's default cancels at period end):
+    the record's time is ``ended_at``, the moment of ``customer.subscription.deleted``."""
+    requested, ended = 1_790_000_000, 1_791_000_000
+    sub = subscription(
+        [item("si_a", PRO)],
+        status="canceled",
+        cancel_at_period_end=True,
+        cancel_at=ended,
+        canceled_at=requested,
+        ended_at=ended,
+    )
+    assert lc.canceled_at(sub) == ended
+    assert lc.canceled_record(sub, None)["canceled_at"] == "2026-10-03T04:00:00+00:00"
+    sub.update(ended_at=None)  # a payload without ended_at: canceled_at
+    assert lc.canceled_at(sub) == requested
+
+
+def _si_line(amount: int, price_id: str, si: str, qty: int, *, proration: bool, start: int) -> Any:
+    ln = line(amount, price_id=price_id, proration=proration, start=start, end=start + 1_000_000)
+    ln["parent"]["subscription_item_details"]["subscription_item"] = si
+    ln["quantity"] = qty
+    ln["id"] = f"il_{si}_{start}_{amount}"
+    return ln
+
+
+def test_deferred_prorations_on_a_renewal_invoice_are_changes() -> None:
+    """Stripe's default (create_prorations) puts a change's proration lines on the next renewal invoice:
+    each group of lines with one period start is one change, made at that start; the renewal's own
+    lines are none."""
+    renewal = [
+        _si_line(3000, "price_pro", "si_a", 1, proration=False, start=2_000),
+        _si_line(-500, "price_basic", "si_a", 1, proration=True, start=1_500),
+        _si_line(1500, "price_pro", "si_a", 1, proration=True, start=1_500),
+        _si_line(-300, "price_pro", "si_a", 1, proration=True, start=1_800),
+        _si_line(600, "price_pro", "si_a", 2, proration=True, start=1_800),
+    ]
+    changes = pr.invoiced_changes(pr.change_lines(renewal))
+    assert [(at, [ln.amount for ln in group]) for at, group in changes] == [
+        (1_500, [-500, 1500]),
+        (1_800, [-300, 600]),
+    ]
+    swap = [  # an interval change resets the cycle: a credit proration and a regular charge, one start
+        _si_line(-2000, "price_pro", "si_a", 1, proration=True, start=1_700),
+        _si_line(9000, "price_pro_q", "si_a", 1, proration=False, start=1_700),
+    ]
+    assert [len(g) for _, g in pr.invoiced_changes(pr.change_lines(swap))] == [2]
+
+
+def test_a_later_change_without_an_invoice_does_not_disguise_an_invoiced_one() -> None:
+    """Basic -> Pro invoiced at once, then Pro -> Basic with proration_behavior=none (no invoice). Walked
+    back from the current items (Basic), the upgrade is still an upgrade: its "after" comes from its own
+    charge line, not from the current items."""
+    prices = {p["id"]: price_info_from_payload(p) for p in (BASIC, PRO)}
+    current = snapshot(subscription([item("si_a", BASIC)]))
+    upgrade = pr.change_lines(
+        [
+            _si_line(-500, "price_basic", "si_a", 1, proration=True, start=1_500),
+            _si_line(1500, "price_pro", "si_a", 1, proration=True, start=1_500),
+        ]
+    )
+    lookup = lambda pid, _embedded: prices.get(pid)  # noqa: E731
+    after = pr.redo_change(current, upgrade, lookup)
+    before = pr.undo_change(after, upgrade, lookup)
+    assert [p.price_id for _, p, _ in after] == ["price_pro"]
+    assert [p.price_id for _, p, _ in before] == ["price_basic"]
+    record = change(before, after)
+    assert isinstance(record, dict) and record["direction"] == "upgraded"
+    # an item the change added (charge only) and one it left alone
+    current = snapshot(subscription([item("si_a", BASIC)]))
+    added = pr.change_lines([_si_line(900, "price_pro", "si_b", 3, proration=True, start=1_500)])
+    assert [(si, p.price_id, q) for si, p, q in pr.redo_change(current, added, lookup)] == [
+        ("si_a", "price_basic", 1),
+        ("si_b", "price_pro", 3),
+    ]

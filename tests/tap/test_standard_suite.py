@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -12,20 +11,14 @@ from tap_stripe_billing.tap import TapStripeBilling
 
 from stand_ins.stripe import LIVE_KEY, AccountConfig, StripeStandIn, generate_account
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-PORT = _free_port()
 ACCOUNT_CONFIG = AccountConfig(seed=11, invoices=600)
 NOW = ACCOUNT_CONFIG.now
 
+# The suite's runner keeps this very dict and builds its taps from it when the tests run: api_url is
+# set once the stand-in is listening on the port the system gave it (bound to port 0, never guessed).
 CONFIG = {
     "api_key": LIVE_KEY,
-    "api_url": f"http://127.0.0.1:{PORT}",
+    "api_url": "http://127.0.0.1:9",  # replaced by the fixture below before any sync
     "start_date": to_iso(NOW - 60 * 86_400),
     "max_requests_per_second": 500,
 }
@@ -34,8 +27,10 @@ CONFIG = {
 @pytest.fixture(scope="module", autouse=True)
 def stripe_stand_in() -> Iterator[StripeStandIn]:
     account = generate_account(ACCOUNT_CONFIG)
-    with StripeStandIn(account, port=PORT) as server:
+    with StripeStandIn(account, port=0) as server:
+        CONFIG["api_url"] = server.url
         yield server
+        assert server.stats(), "the suite never reached the stand-in"
 
 
 TestTapStripeBilling = get_tap_test_class(

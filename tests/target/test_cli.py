@@ -12,6 +12,8 @@ from stand_ins.kissmetrics import KissmetricsStandIn
 from tests.target.conftest import run_cli
 from tests.target.singer_input import KEY, billed, refunded, singer_lines
 
+pytestmark = pytest.mark.slow  # the target's executable as a process
+
 STATE = {"bookmarks": {"subscription_billed": {"replication_key_value": "2024-03-02T00:00:00Z"}}}
 INPUT = singer_lines(
     [("subscription_billed", billed(f"in_{i}", customer_email=f"u{i}@example.com")) for i in range(8)]

@@ -144,6 +144,7 @@ def test_fallback_and_optional_fields_may_be_missing() -> None:
     check_against_schema(mapping(None), {"type": "object", "properties": without_livemode})
 
 
+@pytest.mark.slow
 def test_a_bad_mapping_stops_the_target_at_the_schema_before_any_request(
     standin: KissmetricsStandIn, config: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Mutation testing (mutmut, pinned in constraints.txt) of the modules where money and exactly-once live.
+# Too slow for CI (about 40 minutes on 2 cores): run by hand. Each module is mutated on its own, and its
+# mutants run only against that module's fast unit tests (no subprocesses, no Meltano, no stand-in runs
+# of the whole pipeline). Runs at low priority (nice 10), on ${MUTATION_JOBS:-1} cores.
+#
+#   scripts/mutation.sh                 every module below
+#   scripts/mutation.sh records state   only these (the names in the first column)
+#
+# Work happens in .mutation/<name>/ (git-ignored): a copy of the package under src/ (mutmut's layout),
+# the tests and what they read. The survivors of each module are listed at the end, with
+# `mutmut show NAME` run in .mutation/<name>/ to see one; .mutation/summary.txt keeps the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=$ROOT/.mutation
+JOBS=${MUTATION_JOBS:-1}
+TAP=tap-stripe-billing/tap_stripe_billing
+TARGET=target-kissmetrics/target_kissmetrics
+
+# name | package folder | module | its fast unit tests (pytest node ids, space separated)
+MODULES=(
+  "records|$TAP|records.py|tests/tap/test_records.py tests/tap/test_record_edges.py tests/tap/test_windows_state.py"
+  "state|$TAP|state.py|tests/tap/test_windows_state.py tests/tap/test_record_edges.py"
+  "windows|$TAP|windows.py|tests/tap/test_windows_state.py tests/tap/test_record_edges.py"
+  "formatting|$TARGET|formatting.py|tests/target/test_formatting.py tests/target/test_formatting_edges.py tests/target/test_golden_requests.py"
+  "journal|$TARGET|journal.py|tests/target/test_journal.py"
+  "lifecycle|$TAP|lifecycle.py|tests/tap/test_lifecycle_rules.py"
+  "client|$TAP|client.py|tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
+  "events|$TARGET|events.py|tests/target/test_formatting.py tests/target/test_golden_requests.py"
+  "transport|$TARGET|transport.py|tests/target/test_retries.py tests/target/test_delivery.py"
+  "sinks|$TARGET|sinks.py|tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
+)
+
+scripts/bootstrap.sh
+mkdir -p "$WORK"
+: > "$WORK/summary.txt"
+
+run_module() {
+  local name=$1 package=$2 module=$3 tests=$4
+  local dir=$WORK/$name pkg
+  pkg=$(basename "$package")
+  rm -rf "$dir"
+  mkdir -p "$dir/src"
+  cp -r "$package" "$dir/src/$pkg"
+  cp -r tests stand_ins stripe-fixtures local_pipeline "$dir/"
+  find "$dir" -name __pycache__ -prune -exec rm -rf {} +
+  {
+    echo "[mutmut]"
+    echo "source_paths = src/"
+    echo "only_mutate = src/$pkg/$module"
+    echo "also_copy ="
+    echo "    stand_ins/"
+    echo "    stripe-fixtures/"
+    echo "    local_pipeline/"
+    echo "pytest_add_cli_args = -p no:cacheprovider -p no:randomly -q"
+    echo "pytest_add_cli_args_test_selection ="
+    for t in $tests; do echo "    $t"; done
+    echo
+    echo "[tool:pytest]"
+    echo "pythonpath = ."
+    echo "timeout = 120"
+    echo "markers ="
+    echo "    slow: end-to-end"
+  } > "$dir/setup.cfg"
+  echo "== $name: mutating $package/$module against: $tests"
+  local start=$SECONDS
+  (cd "$dir" && nice -n 10 "$ROOT/.venv/bin/mutmut" run --max-children "$JOBS" > run.log 2>&1) || {
+    echo "mutmut failed for $name: see $dir/run.log"
+    tail -20 "$dir/run.log"
+    return 1
+  }
+  (cd "$dir" && "$ROOT/.venv/bin/mutmut" results --all true > results.txt 2>&1) || true
+  local total killed survived other
+  total=$(grep -c ': ' "$dir/results.txt" || true)
+  killed=$(grep -c ': killed' "$dir/results.txt" || true)
+  survived=$(grep -c ': survived' "$dir/results.txt" || true)
+  other=$((total - killed - survived))
+  local line
+  line=$(printf '%-11s %5d mutants %5d killed %4d survived %4d other (timeout/suspicious/no tests) %5ds' \
+    "$name" "$total" "$killed" "$survived" "$other" $((SECONDS - start)))
+  echo "$line" | tee -a "$WORK/summary.txt"
+  grep -v ': killed' "$dir/results.txt" | sed "s/^/    /" || true
+}
+
+selected=("$@")
+for entry in "${MODULES[@]}"; do
+  IFS='|' read -r name package module tests <<< "$entry"
+  if [ ${#selected[@]} -gt 0 ] && [[ ! " ${selected[*]} " == *" $name "* ]]; then
+    continue
+  fi
+  run_module "$name" "$package" "$module" "$tests" || true
+done
+echo "== summary ($WORK/summary.txt)"
+cat "$WORK/summary.txt"
