@@ -23,7 +23,6 @@ RESERVED_NAMES = frozenset({"_k", "_p", "_n", "_t", "_d"})
 MAX_NAME_CHARS = 255  # names must be shorter
 MAX_VALUE_CHARS = 512  # values may be this long, not longer
 EARLIEST_UNIX_SECONDS = 1230768000  # 2009-01-01T00:00:00Z: KISSmetrics stores nothing older
-IDENTITY_FORBIDDEN = (",", ":")
 
 
 def has_forbidden_identity_chars(value: str) -> bool:

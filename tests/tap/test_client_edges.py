@@ -54,18 +54,19 @@ def test_names_for_counters_and_messages() -> None:
 class _Scripted(StandInHandler):
     script: ClassVar[list[tuple[int, Any]]] = []
     seen: ClassVar[int] = 0
+    headers: ClassVar[dict[str, str]] = {}
     lock = threading.Lock()
 
     def do_GET(self) -> None:
         with self.lock:
             type(self).seen += 1
             status, body = type(self).script.pop(0) if type(self).script else (200, {"id": "x"})
-        self.send_json(status, body)
+        self.send_json(status, body, dict(type(self).headers))
 
 
 @pytest.fixture
 def scripted() -> Iterator[StandInServer]:
-    _Scripted.script, _Scripted.seen = [], 0
+    _Scripted.script, _Scripted.seen, _Scripted.headers = [], 0, {}
     with StandInServer(_Scripted) as srv:
         yield srv
 
@@ -88,3 +89,65 @@ def test_502_is_retried_then_reported_with_its_status(scripted: StandInServer) -
         api.get("/v1/invoices")
     assert str(info.value) == "Stripe request GET /v1/invoices failed after 3 attempts: HTTP 502: Bad gateway"
     assert _Scripted.seen == 3 and api.retries == {"GET /v1/invoices": 2}
+
+
+def test_stripe_clock_comes_from_the_date_header(scripted: StandInServer) -> None:
+    _Scripted.headers = {"Date": "Sun, 01 Nov 2026 00:00:00 GMT"}
+    api = StripeAPI(KEY, scripted.url + "/", max_requests_per_second=1000)
+    assert api.server_time is None
+    assert api.clock() == 1_793_491_200  # one probe request
+    assert api.clock() == 1_793_491_200 and _Scripted.seen == 1  # no second request
+    _Scripted.headers = {"Date": "Sun, 01 Nov 2026 01:00:00 GMT"}
+    api.get("/v1/prices")
+    assert api.server_time == 1_793_494_800  # every answer moves it
+    assert api.request_summary() == {"GET /v1/invoices": 1, "GET /v1/prices": 1}
+
+
+def test_without_a_usable_date_header_the_local_clock(scripted: StandInServer) -> None:
+    import time
+
+    _Scripted.headers = {"Date": "not a date"}
+    api = StripeAPI(KEY, scripted.url, max_requests_per_second=1000)
+    before = int(time.time())
+    assert before <= api.clock() <= int(time.time()) + 1
+    assert api.server_time is None
+
+
+def test_404_is_an_error_unless_missing_is_fine(scripted: StandInServer) -> None:
+    missing = (404, {"error": {"message": "No such price: 'price_x'", "type": "invalid_request_error"}})
+    _Scripted.script = [missing, missing]
+    api = StripeAPI(KEY, scripted.url, max_requests_per_second=1000, sleep=lambda s: None)
+    with pytest.raises(StripeAccessError, match=r"^Stripe refused GET /v1/prices/price_x \(HTTP 404\)"):
+        api.get("/v1/prices/price_x")
+    assert api.get("/v1/prices/price_x", missing_ok=True) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "what"),
+    [(429, "rate limited (429)"), (500, "HTTP 500"), (503, "HTTP 503")],
+)
+def test_exhausted_retries_name_the_failure(scripted: StandInServer, status: int, what: str) -> None:
+    _Scripted.script = [(status, {"error": {"message": "Try later", "type": "api_error"}})] * 2
+    api = StripeAPI(KEY, scripted.url, max_requests_per_second=1000, max_retries=1, sleep=lambda s: None)
+    with pytest.raises(StripeAccessError) as info:
+        api.get("/v1/events")
+    assert str(info.value) == f"Stripe request GET /v1/events failed after 2 attempts: {what}: Try later"
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (401, "Stripe rejected the API key (401 Unauthorized): check api_key"),
+        (
+            403,
+            "The Stripe key may not read events (403 Forbidden on GET /v1/events): "
+            "give the restricted key read access to events",
+        ),
+    ],
+)
+def test_key_problems_have_their_own_message(scripted: StandInServer, status: int, message: str) -> None:
+    _Scripted.script = [(status, {"error": {"message": "nope", "type": "invalid_request_error"}})]
+    api = StripeAPI(KEY, scripted.url, max_requests_per_second=1000, sleep=lambda s: None)
+    with pytest.raises(StripeAccessError) as info:
+        api.get("/v1/events")
+    assert str(info.value) == message and _Scripted.seen == 1

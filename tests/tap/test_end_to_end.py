@@ -138,16 +138,19 @@ def _requests(result: RunResult) -> int:
 
 def test_requests_per_thousand_billed_first_run(server: StripeStandIn) -> None:
     server.reset_stats()
-    result = run_tap(config(server, None))
+    # One slice: how many slices a whole-history backfill uses depends on the round trip it measures
+    # (backfill.py), so with the default the count grows with the machine's load (measured: 16 slices
+    # and 28 requests per 1,000 on a busy machine); the parallel path's figure is a benchmark's job.
+    result = run_tap(config(server, None, backfill_parallelism=1))
     per_thousand = 1000 * sum(server.stats().values()) / len(result.records)
     print(f"first run: {len(result.records)} records, {server.stats()} -> {per_thousand:.1f} per 1,000")
     assert sum(server.stats().values()) == _requests(result)
     # Floor: paid invoices listed / 100 (the account has ~13% unbilled paid invoices: trials, one-offs)
-    # + the price walk; 8 slices add bisection probes and partial last pages. Invoices with more than
+    # + the price walk (one slice: no bisection probes, no partial pages). Invoices with more than
     # 10 lines need one /lines request each: that share is a property of the generated data.
     stats = server.stats()
     without_lines = sum(n for k, n in stats.items() if not k.endswith("/lines"))
-    assert 1000 * without_lines / len(result.records) <= 20
+    assert 1000 * without_lines / len(result.records) <= 14  # measured 13.0 (README: 13.6 with lines)
 
 
 def test_requests_per_thousand_billed_hourly() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -79,3 +79,5 @@ def test_text_of_booleans_floats_and_naive_datetimes(new_york: None) -> None:
     assert format_text("Pro (2025)") == "Pro (2025)"
     assert format_text(7) == "7"
     assert format_text(datetime(2024, 3, 1, 12)) == "2024-03-01T12:00:00Z"  # naive means UTC, not local
+    plus_one = datetime(2024, 3, 1, 13, tzinfo=timezone(timedelta(hours=1)))
+    assert format_text(plus_one) == "2024-03-01T12:00:00Z"  # converted to UTC, not relabelled
