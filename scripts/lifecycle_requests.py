@@ -59,7 +59,12 @@ def main() -> None:
         AccountConfig(seed=args.seed, invoices=args.invoices, history_days=args.history_days, horizon_days=3)
     )
     with StripeStandIn(account, port=0) as server:
-        config = {"api_key": LIVE_KEY, "api_url": server.url, "max_requests_per_second": 1000}
+        config = {
+            "api_key": LIVE_KEY,
+            "api_url": server.url,
+            "max_requests_per_second": 1000,
+            "max_requests_per_second_per_endpoint": 1000,
+        }
         retained_from = account.now - EVENT_RETENTION + RETENTION_MARGIN
         first, state = run(config, None)
         totals = {s: dict.fromkeys(("records", "requests"), 0) for s in STREAMS}

@@ -24,6 +24,12 @@ def main(argv: list[str] | None = None) -> None:
         "--horizon-days", type=int, default=None, help="days generated after now (how far the clock can move)"
     )
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--endpoint-rate-limit",
+        type=float,
+        default=None,
+        help="enforce Stripe's per-endpoint limit, requests/s (Stripe's default is 25; default here: off)",
+    )
     args = parser.parse_args(argv)
     cfg = AccountConfig(seed=args.seed, invoices=args.invoices)
     if args.now is not None:
@@ -32,7 +38,9 @@ def main(argv: list[str] | None = None) -> None:
         cfg = dataclasses.replace(cfg, history_days=args.history_days)
     if args.horizon_days is not None:
         cfg = dataclasses.replace(cfg, horizon_days=args.horizon_days)
-    server = StripeStandIn(generate_account(cfg), port=args.port)
+    server = StripeStandIn(
+        generate_account(cfg), port=args.port, endpoint_rate_limit=args.endpoint_rate_limit
+    )
     server.latency_seconds = args.latency_ms / 1000
     serve_until_interrupted(server, "Stripe stand-in")
 

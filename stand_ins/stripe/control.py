@@ -56,6 +56,17 @@ def faults(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -
     return 200, server.faults.describe()
 
 
+def rate_limits(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    """``{"per_endpoint": 25}`` enforces Stripe's per-endpoint limit (requests/s); null turns it off."""
+    value = body.get("per_endpoint")
+    server.limits.configure(float(value) if value else None)
+    return 200, server.limits.describe()
+
+
+def get_rate_limits(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    return 200, server.limits.describe()
+
+
 def get_faults(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
     return 200, server.faults.describe()
 
@@ -145,6 +156,8 @@ CONTROLS: dict[tuple[str, str], Control] = {
     ("POST", "/_standin/advance"): advance,
     ("POST", "/_standin/latency"): latency,
     ("GET", "/_standin/faults"): get_faults,
+    ("GET", "/_standin/rate_limits"): get_rate_limits,
+    ("POST", "/_standin/rate_limits"): rate_limits,
     ("POST", "/_standin/faults"): faults,
     ("GET", "/_standin/stats"): stats,
     ("POST", "/_standin/stats/reset"): reset_stats,

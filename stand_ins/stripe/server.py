@@ -17,19 +17,13 @@ from .account import Account
 from .control import CONTROLS
 from .errors import StripeError
 from .keys import KeyInfo, authenticate, authorize, default_keys, key_from_header
+from .limits import RATE_LIMITED_MESSAGE, EndpointLimits, rate_limited
 from .render import CURRENT_API_VERSION
 
 _FAULTS: dict[str, StripeError] = {
-    "429": StripeError(
-        429,
-        "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-        code="rate_limit",
-    ),
+    "429": rate_limited(),
     "429_retry": StripeError(
-        429,
-        "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-        code="rate_limit",
-        headers={"Stripe-Should-Retry": "true"},
+        429, RATE_LIMITED_MESSAGE, code="rate_limit", headers={"Stripe-Should-Retry": "true"}
     ),
     "500": StripeError(500, "An unknown error occurred", type_="api_error"),
 }
@@ -75,7 +69,8 @@ class _Handler(StandInHandler):
         if body and method == "POST":
             pairs = pairs + parse_qsl(body.decode(), keep_blank_values=True)
         found = api.match(method, path)
-        server.count(f"{method} {found[0].template if found else path}")
+        endpoint = f"{method} {found[0].template if found else path}"
+        server.count(endpoint)
         fault = server.faults.next(path)
         if fault == "reset":
             self.reset_connection()
@@ -86,6 +81,8 @@ class _Handler(StandInHandler):
         try:
             if fault in _FAULTS:
                 raise _FAULTS[fault]
+            if not server.limits.admit(endpoint):
+                raise rate_limited()
             key = key_from_header(self.headers.get("Authorization"))
             info = authenticate(server.keys, key)
             if found is None:
@@ -116,9 +113,15 @@ class _Handler(StandInHandler):
 class StripeStandIn(StandInServer):
     """A loopback Stripe API over a generated :class:`Account`."""
 
-    def __init__(self, account: Account, port: int = 0, seed: int = 0) -> None:
+    def __init__(
+        self, account: Account, port: int = 0, seed: int = 0, endpoint_rate_limit: float | None = None
+    ) -> None:
         super().__init__(_Handler, port=port, seed=seed)
         self.account = account
+        # Stripe's per-endpoint limit (25/s by default on Stripe): off unless set here, by
+        # ``--endpoint-rate-limit`` or ``POST /_standin/rate_limits``, so tests that do not model it run
+        # at full speed.
+        self.limits = EndpointLimits(endpoint_rate_limit)
         self.slow_seconds = 2.0
         self.keys: dict[str, KeyInfo] = default_keys()
         self._stats: Counter[str] = Counter()
@@ -150,4 +153,9 @@ class StripeStandIn(StandInServer):
         return f"req_{next(self._request_ids):014d}"
 
     def describe(self) -> dict[str, Any]:
-        return {"url": self.url, "now": self.account.now, "faults": self.faults.describe()}
+        return {
+            "url": self.url,
+            "now": self.account.now,
+            "faults": self.faults.describe(),
+            "rate_limits": self.limits.describe(),
+        }

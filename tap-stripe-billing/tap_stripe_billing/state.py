@@ -25,11 +25,13 @@ import datetime as dt
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from tap_stripe_billing.windows import ReadPlan, WindowSettings
+from tap_stripe_billing.sdk_private import SDK_TRANSIENT_STATE_KEYS
+from tap_stripe_billing.windows import ReadPlan, WindowSettings, iso_utc
+
+to_iso = iso_utc  # the bookmark's format is the records' (one rule, in windows.py); older name kept
 
 REPLICATION_KEY = "paid_at"
 EMITTED_KEY = "emitted"
-_SDK_TRANSIENT_KEYS = ("progress_markers", "replication_key_signpost", "starting_replication_value")
 
 
 def parse_timestamp(value: object) -> int | None:
@@ -50,11 +52,6 @@ def parse_timestamp(value: object) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return int(moment.timestamp())
-
-
-def to_iso(epoch_seconds: int) -> str:
-    """Unix seconds → ISO 8601 UTC."""
-    return dt.datetime.fromtimestamp(epoch_seconds, tz=dt.timezone.utc).isoformat()
 
 
 def read_bookmark(stream_state: Mapping[str, Any], replication_key: str = REPLICATION_KEY) -> int | None:
@@ -111,11 +108,11 @@ def finalize(
     singer-sdk's progress markers are removed, so its own finalisation (which would promote the largest
     ``paid_at`` emitted) leaves these values alone.
     """
-    for key in _SDK_TRANSIENT_KEYS:
+    for key in SDK_TRANSIENT_STATE_KEYS:
         stream_state.pop(key, None)
     new_bookmark = next_bookmark(previous_bookmark, upper)
     stream_state["replication_key"] = replication_key
-    stream_state["replication_key_value"] = to_iso(new_bookmark)
+    stream_state["replication_key_value"] = iso_utc(new_bookmark)
     stream_state[EMITTED_KEY] = retained(emitted, new_bookmark, overlap_seconds)
 
 

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
@@ -27,6 +26,7 @@ from target_kissmetrics.events import BuiltEvent, EventBuilder
 from target_kissmetrics.mapping import EventMapping
 from target_kissmetrics.record_validator import FastJSONSchemaValidator
 from target_kissmetrics.redact import REDACTED
+from target_kissmetrics.sdk_private import get_datelike_property_type
 from target_kissmetrics.summary import RunSummary
 from target_kissmetrics.validation import check_against_schema, check_key_fields
 

@@ -8,7 +8,6 @@ import typing as t
 
 from singer_sdk import Target
 from singer_sdk.exceptions import RecordsWithoutSchemaException
-from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib.exceptions import SingerReadError
 
 from target_kissmetrics import __version__
@@ -26,7 +25,7 @@ from target_kissmetrics.journal import Journal, adopt_legacy_journal
 from target_kissmetrics.mapping import EventMapping, resolve_mappings
 from target_kissmetrics.reader import STOPPED, QuietSingerReader, input_error_line
 from target_kissmetrics.redact import install_redaction, redact
-from target_kissmetrics.sdk_private import StateGate, replace_termination_handlers
+from target_kissmetrics.sdk_private import StateGate, _ConfigInput, replace_termination_handlers
 from target_kissmetrics.settings import CONFIG_SCHEMA, Settings
 from target_kissmetrics.sinks import KissmetricsSink, SinkNeeds
 from target_kissmetrics.summary import RunSummary

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from tap_stripe_billing import state as st
-from tap_stripe_billing.streams import SubscriptionBilledStream
+from tap_stripe_billing.tap import TapStripeBilling
 
 from tests.tap import payloads as p
 from tests.tap.harness import LIVE_KEY, FakeStripe, run_tap
@@ -108,7 +108,7 @@ def test_record_coverage(
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeStripe:
     stripe = FakeStripe(now=T0, prices=[p.price()])
-    monkeypatch.setattr(SubscriptionBilledStream, "build_api", lambda self: stripe)
+    monkeypatch.setattr(TapStripeBilling, "build_api", lambda self: stripe)
     return stripe
 
 

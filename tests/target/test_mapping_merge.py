@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tap_stripe_billing.lifecycle_streams import CANCELED_SCHEMA, CHANGED_SCHEMA, REFUNDED_SCHEMA
+from tap_stripe_billing.changed_stream import CHANGED_SCHEMA
+from tap_stripe_billing.lifecycle_streams import CANCELED_SCHEMA
+from tap_stripe_billing.refunded_stream import REFUNDED_SCHEMA
 from tap_stripe_billing.streams import SCHEMA as BILLED_SCHEMA
 from target_kissmetrics.errors import ConfigError
 from target_kissmetrics.events import EventBuilder
