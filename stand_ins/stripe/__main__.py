@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--history-days", type=int, default=None, help="days of history before now (fewer = busier hours)"
     )
+    parser.add_argument(
+        "--horizon-days", type=int, default=None, help="days generated after now (how far the clock can move)"
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument(
         "--api-version",
@@ -41,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
         overrides["now"] = args.now
     if args.history_days is not None:
         overrides["history_days"] = args.history_days
+    if args.horizon_days is not None:
+        overrides["horizon_days"] = args.horizon_days
     cfg = AccountConfig(seed=args.seed, invoices=args.invoices, **overrides)
     server = StripeStandIn(
         generate_account(cfg), port=args.port, endpoint_rate_limit=args.endpoint_rate_limit

@@ -13,7 +13,10 @@ exactly once across runs is described in ``state.py``. This module wires them to
   a payload gives no record); this loop keeps a candidate when its replication time is in the run's
   window and its identity was emitted neither in this run nor in the overlap kept in state, builds the
   record only then, and writes the end-of-run state (bookmark U, dedupe set) after the last record, once
-  every read has completed; an exception before that leaves the previous bookmark in place.
+  every read has completed; an exception before that leaves the previous bookmark in place;
+- before anything reads the saved state, the state is bound to the key's mode (``state.bind``: another
+  mode's state is parked, never applied), and a ``start_date`` earlier than what the state has read adds
+  a one-off backfill of exactly the missing range (``state.history_gap``).
 """
 
 from __future__ import annotations
@@ -33,12 +36,19 @@ from tap_stripe_billing.records import FilterReason
 from tap_stripe_billing.run import Run
 from tap_stripe_billing.settings import Settings
 from tap_stripe_billing.state import (
+    bind,
+    binding_for,
     dedupe_key,
     finalize,
+    gap_plan,
+    history_gap,
+    key_mode,
     next_bookmark,
     read_bookmark,
     read_emitted,
+    record_coverage,
     retention_floor,
+    to_iso,
 )
 from tap_stripe_billing.windows import ReadPlan, WindowSettings, in_window, plan_read
 
@@ -92,6 +102,7 @@ class ExactlyOnceStream(Stream):
         super().__init__(tap)
         self.run = run
         self._start: RunStart | None = None
+        self._bound = False
         self.summary: dict[str, Any] = {}
         # Single fetches that completed event payloads of older API versions (payload_versions.py).
         self.payload_fetches: Counter[str] = Counter()
@@ -137,6 +148,7 @@ class ExactlyOnceStream(Stream):
         assert self.replication_key is not None
         api, clock = self.api, self.run.clock
         requests_before, retries_before = api.request_summary(), dict(api.retries)
+        self.bind_state()
         bookmark = read_bookmark(self.stream_state, self.replication_key)
         opening = None if clock.is_read else self.open_run(api, bookmark)
         plan = plan_read(
@@ -157,6 +169,16 @@ class ExactlyOnceStream(Stream):
         super().log_sync_costs()
         if self is list(self._tap.streams.values())[-1]:
             payload_versions.log_run(self._tap)
+
+    def bind_state(self) -> None:
+        """Make the saved state this key's own (``state.bind``), once, before anything reads it: singer-sdk
+        asks for the signpost (so for the stream's start, which reads the bookmark) first."""
+        if self._bound:
+            return
+        self._bound = True
+        switched = bind(self.stream_state, binding_for({"api_key": self.settings.api_key}))
+        if switched:
+            LOGGER.warning("%s: %s", self.name, switched)
 
     # -- the loop ---------------------------------------------------------------------------------------
     def read_events(
@@ -183,6 +205,19 @@ class ExactlyOnceStream(Stream):
             plan.created_gte,
             plan.upper,
         )
+        start_date = self.settings.start_date
+        plans = [(plan, start.opening)]
+        gap = history_gap(state, start_date)
+        if gap is not None:  # start_date moved earlier than what the state has read: read that once
+            plans.append((gap_plan(gap, settings), None))
+            LOGGER.warning(
+                "%s: start_date is earlier than the history already read: reading paid times [%s, %s) once",
+                self.name,
+                "the beginning" if gap[0] is None else to_iso(gap[0]),
+                to_iso(gap[1]),
+            )
+        live = key_mode(self.settings.api_key) == "live"
+        marks_mode = "livemode" in (self.schema.get("properties") or {})
         api = self.api
         filtered: Counter[str] = Counter()
         emitted = dict(previously_emitted)
@@ -191,13 +226,13 @@ class ExactlyOnceStream(Stream):
         this_run: set[str] = set()
         count = 0
 
-        for item in self.read(api, plan, start.opening):
+        for read_plan, item in ((p, i) for p, opening in plans for i in self.read(api, p, opening)):
             if isinstance(item, str):
                 filtered[item] += 1
                 continue
             reason: str | None = None
-            if not in_window(item.at, plan):
-                starts_late = plan.start_date is not None and item.at < plan.start_date
+            if not in_window(item.at, read_plan):
+                starts_late = read_plan.start_date is not None and item.at < read_plan.start_date
                 reason = FilterReason.BEFORE_START_DATE if starts_late else FilterReason.OUT_OF_WINDOW
             elif item.ident in this_run:
                 reason = FilterReason.DUPLICATE
@@ -210,6 +245,8 @@ class ExactlyOnceStream(Stream):
             if isinstance(record, str):
                 filtered[record] += 1
                 continue
+            if marks_mode:
+                record.setdefault("livemode", live)  # objects a key reads are of the key's mode
             this_run.add(item.ident)
             key = dedupe_key(item.at, item.observed)
             if key >= keep_from:
@@ -226,6 +263,7 @@ class ExactlyOnceStream(Stream):
             overlap_seconds=settings.overlap,
             replication_key=self.replication_key,
         )
+        record_coverage(state, had_bookmark=previous_bookmark is not None, start_date=start_date)
         self.summary = {
             "mode": plan.mode,
             "requests": _since(start.requests_before, api.request_summary()),

@@ -40,6 +40,7 @@ CHANGED_SCHEMA = th.PropertiesList(
     th.Property("previous_plan_level", th.StringType),
     th.Property("mrr_before", th.NumberType),
     th.Property("mrr_after", th.NumberType),
+    th.Property("livemode", th.BooleanType, description="false for a test-mode key's objects"),
 ).to_dict()
 
 

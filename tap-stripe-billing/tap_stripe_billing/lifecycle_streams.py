@@ -49,6 +49,7 @@ CANCELED_SCHEMA = th.PropertiesList(
     th.Property("customer_id", th.StringType),
     th.Property("customer_email", th.StringType),
     th.Property("cancelation_reason", th.StringType),
+    th.Property("livemode", th.BooleanType, description="false for a test-mode key's objects"),
 ).to_dict()
 
 

@@ -33,6 +33,7 @@ REFUNDED_SCHEMA = th.PropertiesList(
     th.Property("amount", th.NumberType, description="refunded amount, positive, major units"),
     th.Property("currency", th.StringType, description="lower-case ISO code"),
     th.Property("reason", th.StringType),
+    th.Property("livemode", th.BooleanType, description="false for a test-mode key's objects"),
 ).to_dict()
 
 

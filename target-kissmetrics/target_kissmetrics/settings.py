@@ -68,7 +68,10 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "event_mappings",
         th.ObjectType(additional_properties=True),
-        description="Stream name -> event mapping, laid over the built-in ones (target_kissmetrics.mapping).",
+        description=(
+            "Stream name -> event mapping, merged with the built-in ones: properties are merged by name,"
+            " remove_properties drops built-in ones, other keys replace (target_kissmetrics.mapping)."
+        ),
     ),
     th.Property(
         "journal_path",

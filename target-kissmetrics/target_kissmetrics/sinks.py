@@ -28,7 +28,7 @@ from target_kissmetrics.record_validator import FastJSONSchemaValidator
 from target_kissmetrics.redact import REDACTED
 from target_kissmetrics.sdk_private import get_datelike_property_type
 from target_kissmetrics.summary import RunSummary
-from target_kissmetrics.validation import check_key_fields
+from target_kissmetrics.validation import check_against_schema, check_key_fields
 
 if TYPE_CHECKING:
     from singer_sdk import Target
@@ -70,6 +70,7 @@ class KissmetricsSink(BatchSink):
         if not mapping.key_fields and key_properties:
             mapping = dataclasses.replace(mapping, key_fields=tuple(key_properties))
         check_key_fields(mapping)
+        check_against_schema(mapping, schema)  # the SCHEMA message has just arrived: stop before any record
         self.needs = needs
         self._datelike_cache: tuple[dict, frozenset[str], tuple[str, ...]] | None = None
         self.builder = EventBuilder(
