@@ -26,7 +26,7 @@ MODULES=(
   "formatting|$TARGET|formatting.py|tests/target/test_formatting.py tests/target/test_formatting_edges.py tests/target/test_golden_requests.py"
   "journal|$TARGET|journal.py|tests/target/test_journal.py"
   "lifecycle|$TAP|lifecycle.py|tests/tap/test_lifecycle_rules.py tests/tap/test_lifecycle_mutants.py"
-  "client|$TAP|client.py|tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
+  "client|$TAP|client.py|tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_client_mutants.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
   "events|$TARGET|events.py|tests/target/test_formatting.py tests/target/test_golden_requests.py tests/target/test_events_mutants.py"
   "transport|$TARGET|transport.py|tests/target/test_transport_mutants.py tests/target/test_retries.py"
   "sinks|$TARGET|sinks.py|tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
