@@ -45,7 +45,9 @@ def _item(**fields: Any) -> dict[str, Any]:
 
 def _price_payload(pid: str, amount: int) -> dict[str, Any]:
     p = fixture("price")
-    p.update(id=pid, unit_amount=amount, unit_amount_decimal=str(amount), currency="usd", transform_quantity=None)
+    p.update(
+        id=pid, unit_amount=amount, unit_amount_decimal=str(amount), currency="usd", transform_quantity=None
+    )
     p["recurring"].update(interval="month", interval_count=1)
     return p
 

@@ -84,11 +84,19 @@ def test_skip_details_name_the_field() -> None:
     assert (bad_length.reason, bad_length.detail) == ("non_numeric_value", "length is not a number")
     too_long = _skip(_builder(), _record(note="x" * 513))
     assert (too_long.reason, too_long.detail) == ("value_too_long", "A Note has 513 characters (limit 512)")
-    no_currency = _skip(_builder(AMOUNTS), {"id": "p", "at": "2024-03-01T12:00:00Z", "amount": 5, "customer_email": "a@b.c"})
+    no_currency = _skip(
+        _builder(AMOUNTS), {"id": "p", "at": "2024-03-01T12:00:00Z", "amount": 5, "customer_email": "a@b.c"}
+    )
     assert (no_currency.reason, no_currency.detail) == ("missing_currency", "no currency for an amount")
     bad_amount = _skip(
         _builder(AMOUNTS),
-        {"id": "p", "at": "2024-03-01T12:00:00Z", "amount": "x", "currency": "usd", "customer_email": "a@b.c"},
+        {
+            "id": "p",
+            "at": "2024-03-01T12:00:00Z",
+            "amount": "x",
+            "currency": "usd",
+            "customer_email": "a@b.c",
+        },
     )
     assert (bad_amount.reason, bad_amount.detail) == ("non_numeric_amount", "amount is not a number")
 
