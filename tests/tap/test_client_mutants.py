@@ -8,12 +8,13 @@ RNG that always draws the top (or the bottom) of its range; nothing sleeps for r
 from __future__ import annotations
 
 import random
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
-from tap_stripe_billing.client import StripeAPI
+from tap_stripe_billing.client import StripeAPI, resource_name
 from tap_stripe_billing.errors import StripeAccessError
 
 from stand_ins.common import StandInHandler, StandInServer
@@ -81,3 +82,68 @@ def test_the_jitter_waits_at_least_a_tenth_of_the_backoff(
     monkeypatch.setattr(random, "Random", _Bottom)
     slept = _slept_until_failure(failing.url, max_retries=3, backoff_base=2.0, backoff_cap=5.0)
     assert slept == pytest.approx([0.2, 0.4, 0.5])
+
+
+class _Recording(StandInHandler):
+    """Answers from a script of (status, body), noting every request's path (with its query)."""
+
+    script: ClassVar[list[tuple[int, Any]]] = []
+    paths: ClassVar[list[str]] = []
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            type(self).paths.append(self.path)
+            status, body = type(self).script.pop(0) if type(self).script else (200, {"id": "x"})
+        self.send_json(status, body, {"Date": "Sun, 01 Nov 2026 00:00:00 GMT"})
+
+
+@pytest.fixture
+def recording() -> Iterator[StandInServer]:
+    _Recording.script, _Recording.paths = [], []
+    with StandInServer(_Recording) as srv:
+        yield srv
+
+
+def _api(url: str, **options: Any) -> StripeAPI:
+    return StripeAPI(KEY, url, max_requests_per_second=1000, sleep=lambda s: None, **options)
+
+
+def test_the_clock_probe_reads_one_paid_invoice(recording: StandInServer) -> None:
+    assert _api(recording.url).clock() == 1_793_491_200
+    assert _Recording.paths == ["/v1/invoices?limit=1&status=paid"]
+
+
+def test_lists_follow_the_last_id_of_each_page_with_the_callers_params(recording: StandInServer) -> None:
+    _Recording.script = [
+        (200, {"object": "list", "data": [{"id": "in_3"}, {"id": "in_2"}, {"id": "in_1"}], "has_more": True}),
+        (200, {"object": "list", "data": [{"id": "in_0"}], "has_more": False}),
+    ]
+    got = [obj["id"] for obj in _api(recording.url).list_all("/v1/invoices", [("status", "paid")])]
+    assert got == ["in_3", "in_2", "in_1", "in_0"]
+    assert _Recording.paths == ["/v1/invoices?status=paid", "/v1/invoices?status=paid&starting_after=in_1"]
+
+
+def test_errors_without_a_message_are_named_by_their_kind(recording: StandInServer) -> None:
+    _Recording.script = [(400, {"error": {"type": "invalid_request_error"}})]
+    with pytest.raises(StripeAccessError) as info:
+        _api(recording.url).get("/v1/customers/cus_1")
+    assert str(info.value) == "Stripe refused GET /v1/customers/cus_1 (HTTP 400): InvalidRequestError"
+    _Recording.script = [(500, {"error": {"type": "api_error"}})] * 2
+    with pytest.raises(StripeAccessError) as info:
+        _api(recording.url, max_retries=1).get("/v1/events")
+    assert str(info.value) == "Stripe request GET /v1/events failed after 2 attempts: HTTP 500: APIError"
+
+
+def test_an_unreachable_stripe_is_named_so() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(StripeAccessError) as info:
+        _api(f"http://127.0.0.1:{port}", max_retries=1).get("/v1/events")
+    assert str(info.value).startswith("Stripe request GET /v1/events failed after 2 attempts: unreachable: ")
+    assert KEY not in str(info.value)
+
+
+def test_resource_names_ignore_everything_after_the_first_question_mark() -> None:
+    assert resource_name("/v1/invoices?x=a/b?c=d/e") == "invoices"
