@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
-from tap_stripe_billing.client import StripeAPI, resource_name
+import stripe
+from tap_stripe_billing.client import StripeAPI, endpoint_name, resource_name
 from tap_stripe_billing.errors import StripeAccessError
 
 from stand_ins.common import StandInHandler, StandInServer
@@ -147,3 +148,65 @@ def test_an_unreachable_stripe_is_named_so() -> None:
 
 def test_resource_names_ignore_everything_after_the_first_question_mark() -> None:
     assert resource_name("/v1/invoices?x=a/b?c=d/e") == "invoices"
+
+
+class _Headers(StandInHandler):
+    """Answers 200 with a scripted body, noting each request's path and Stripe-Version header."""
+
+    body: ClassVar[Any] = {"id": "x"}
+    seen: ClassVar[list[tuple[str, str | None]]] = []
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            type(self).seen.append((self.path, self.headers.get("Stripe-Version")))
+        self.send_json(200, type(self).body, {})
+
+
+@pytest.fixture
+def headers() -> Iterator[StandInServer]:
+    _Headers.body, _Headers.seen = {"id": "x"}, []
+    with StandInServer(_Headers) as srv:
+        yield srv
+
+
+def test_a_per_request_api_version_is_sent_only_when_asked(headers: StandInServer) -> None:
+    api = _api(headers.url + "/")  # a trailing slash on the URL does not double the path's
+    assert api.get("/v1/charges/ch_1", stripe_version="2025-02-24.acacia") == {"id": "x"}
+    assert api.get("/v1/charges/ch_1") == {"id": "x"}
+    assert _Headers.seen == [
+        ("/v1/charges/ch_1", "2025-02-24.acacia"),
+        ("/v1/charges/ch_1", stripe.api_version),
+    ]
+    assert stripe.api_version != "2025-02-24.acacia"
+
+
+def test_a_body_that_is_not_an_object_is_an_error(headers: StandInServer) -> None:
+    _Headers.body = [{"id": "x"}]
+    with pytest.raises(StripeAccessError) as info:
+        _api(headers.url).get("/v1/invoices")
+    assert str(info.value) == "Stripe returned a non-object body for GET /v1/invoices"
+
+
+def test_counter_names_ignore_everything_after_the_first_question_mark() -> None:
+    assert endpoint_name("get", "/v1/events?a=/x?b") == "GET /v1/events"
+
+
+class _Silent(StandInHandler):
+    """Never answers until the test ends."""
+
+    release = threading.Event()
+
+    def do_GET(self) -> None:
+        type(self).release.wait(30)
+
+
+def test_an_answer_that_never_comes_times_out_at_the_configured_timeout() -> None:
+    _Silent.release.clear()
+    with StandInServer(_Silent) as srv:
+        try:
+            with pytest.raises(StripeAccessError) as info:
+                _api(srv.url, timeout=0.2, max_retries=0).get("/v1/events")
+        finally:
+            _Silent.release.set()
+    assert str(info.value).startswith("Stripe request GET /v1/events failed after 1 attempts: unreachable: ")
