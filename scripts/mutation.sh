@@ -59,7 +59,7 @@ run_module() {
     echo
     echo "[tool:pytest]"
     echo "pythonpath = ."
-    echo "timeout = 120"
+    echo "timeout = 20"  # a mutant that deadlocks uses no CPU: mutmut's CPU limit never fires
     echo "markers ="
     echo "    slow: end-to-end"
   } > "$dir/setup.cfg"

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from target_kissmetrics.redact import REDACTED
 from target_kissmetrics.transport import Delivery, Transport
 
 KEY = "k+y/secret"
@@ -25,6 +26,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.script: list[int | str] = []  # statuses to answer in order ("drop": close, no answer); then 200
         self.seen: list[tuple[str, dict[str, str]]] = []
+        self.by_query: dict[str, int] = {}  # a status for requests whose path ends with this query
         self.lock = threading.Lock()
 
     @property
@@ -39,10 +41,15 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.seen.append((self.path, dict(self.headers)))
             answer = self.server.script.pop(0) if self.server.script else 200
+            for query, status in self.server.by_query.items():
+                if self.path.endswith("&" + query):
+                    answer = status
         if answer == "drop":
             self.close_connection = True
             return
         self.send_response(int(answer))
+        if int(answer) == 302:
+            self.send_header("Location", "/moved")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -157,7 +164,7 @@ def test_retries_exhausted_names_the_last_error_and_stops_the_batch(server: _Ser
     assert abort.is_set() and len(abort.waits) == 2 and len(server.seen) == 3
 
 
-@pytest.mark.parametrize("status", [300, 400, 404, 413])
+@pytest.mark.parametrize("status", [300, 302, 400, 404, 413])
 def test_other_answers_are_fatal_at_once(server: _Server, status: int) -> None:
     server.script = [200, status]
     transport = _transport(server.url, max_retries=3)
@@ -212,5 +219,83 @@ def test_empty_batches_start_no_workers_and_close_stops_them(server: _Server) ->
     assert senders() == before
     transport.deliver(["q"])
     assert len(senders()) == len(before) + 3
+    assert all(t.daemon for t in threading.enumerate() if t.name.startswith("kissmetrics-send-"))
     transport.close()
     assert senders() == before
+
+
+def test_a_real_error_is_reported_before_an_earlier_requests_not_retried(server: _Server) -> None:
+    """Two in flight: "slow" is answered 503 and waits to retry; "bad" is refused for good, which ends
+    the wait. The batch's error is the refusal, not the retry that was cut short (listed first)."""
+
+    class _RealWait(_RecordingAbort):
+        def wait(self, timeout: float | None = None) -> bool:
+            self.waits.append(timeout or 0.0)
+            return threading.Event.wait(self, 5)  # returns as soon as the refusal aborts the batch
+
+    server.by_query = {"slow": 503, "bad": 404}
+    transport = _transport(server.url, max_concurrency=2, max_retries=3, backoff_base_seconds=10.0)
+    delivery = transport.start()
+    delivery.abort = _RealWait()
+    try:
+        transport.send(delivery, ["slow", "bad"])
+        report = transport.wait(delivery)
+    finally:
+        transport.close()
+    assert report.failed == [0, 1] and report.retried == 0
+    assert report.first_error == "HTTP 404 (not retryable)"
+
+
+def test_an_aborted_batch_starts_nothing_and_says_so(server: _Server) -> None:
+    transport = _transport(server.url)
+    delivery = transport.start()
+    delivery.abort.set()
+    try:
+        transport.send(delivery, ["q"])
+        report = transport.wait(delivery)
+    finally:
+        transport.close()
+    assert (report.delivered, report.failed, report.retried) == ([], [0], 0)
+    assert report.first_error == "not started: an earlier event failed" and server.seen == []
+
+
+def test_requests_added_while_others_are_in_flight_are_all_waited_for(server: _Server) -> None:
+    gate = threading.Event()
+
+    class _Held(_Handler):
+        def do_GET(self) -> None:
+            gate.wait(5)
+            super().do_GET()
+
+    server.RequestHandlerClass = _Held
+    transport = _transport(server.url, max_concurrency=2)
+    delivery = transport.start()
+    try:
+        transport.send(delivery, ["q0", "q1"])
+        transport.send(delivery, ["q2"])
+        gate.set()
+        report = transport.wait(delivery)
+    finally:
+        gate.set()
+        transport.close()
+    assert report.delivered == [0, 1, 2] and len(server.seen) == 3
+
+
+def test_an_unexpected_error_in_a_send_fails_that_request_without_the_key(server: _Server) -> None:
+    class _Broken(threading.Event):
+        def is_set(self) -> bool:
+            if not super().is_set():
+                raise RuntimeError(f"boom {KEY}")
+            return True
+
+    transport = _transport(server.url)
+    delivery = transport.start()
+    delivery.abort = _Broken()
+    try:
+        transport.send(delivery, ["q0"])
+        report = transport.wait(delivery)
+    finally:
+        transport.close()
+    assert (report.delivered, report.failed, report.retried) == ([], [0], 0)
+    assert report.first_error == f"RuntimeError: boom {REDACTED}"
+    assert threading.Event.is_set(delivery.abort)
