@@ -105,7 +105,7 @@ def test_defaults() -> None:
 
 
 def test_request_path_key_and_headers(server: _Server) -> None:
-    transport = Transport(server.url + "/base/", KEY, max_concurrency=0)
+    transport = Transport(server.url + "/baseX/", KEY, max_concurrency=0)
     try:
         report = transport.deliver(["_p=a&_n=b"])
     finally:
@@ -113,7 +113,7 @@ def test_request_path_key_and_headers(server: _Server) -> None:
     assert report.delivered == [0] and report.failed == [] and report.retried == 0
     assert report.first_error is None
     path, headers = server.seen[0]
-    assert path == "/base/e?_k=k%2By%2Fsecret&_p=a&_n=b"
+    assert path == "/baseX/e?_k=k%2By%2Fsecret&_p=a&_n=b"
     assert headers["User-Agent"] == "target-kissmetrics" and headers["Accept"] == "*/*"
     transport = Transport(server.url, KEY, user_agent="ua/1")
     try:
@@ -205,6 +205,7 @@ def test_a_tls_failure_is_fatal_and_never_shows_the_key(server: _Server) -> None
         transport.close()
     assert report.failed == [0, 1] and report.retried == 0 and abort.waits == []
     assert (report.first_error or "").startswith("TLS error: ")
+    assert "SSL" in (report.first_error or "").removeprefix("TLS error: ").upper()  # the cause, named
     assert "k+y" not in (report.first_error or "") and "k%2By" not in (report.first_error or "")
 
 
@@ -299,3 +300,58 @@ def test_an_unexpected_error_in_a_send_fails_that_request_without_the_key(server
     assert (report.delivered, report.failed, report.retried) == ([], [0], 0)
     assert report.first_error == f"RuntimeError: boom {REDACTED}"
     assert threading.Event.is_set(delivery.abort)
+
+
+def test_a_dropped_connection_names_its_cause_after_the_last_retry(server: _Server) -> None:
+    server.script = ["drop", "drop"]
+    transport = _transport(server.url, max_retries=1)
+    try:
+        report, _ = _batch(transport, ["q"])
+    finally:
+        transport.close()
+    error = report.first_error or ""
+    assert error.startswith("ProtocolError: ('Connection aborted.'") and error.endswith(" after 1 retries")
+
+
+def test_requests_of_a_batch_are_in_flight_together(server: _Server) -> None:
+    both = threading.Barrier(2, timeout=5)
+
+    class _Together(_Handler):
+        def do_GET(self) -> None:
+            try:
+                both.wait()  # answers only once the two requests are in flight at the same time
+            except threading.BrokenBarrierError:
+                self.server.script.insert(0, 500)
+            super().do_GET()
+
+    server.RequestHandlerClass = _Together
+    transport = _transport(server.url, max_concurrency=2, max_retries=0)
+    try:
+        report, _ = _batch(transport, ["q0", "q1"])
+    finally:
+        transport.close()
+    assert report.delivered == [0, 1] and report.failed == []
+
+
+def test_an_answer_that_never_comes_times_out() -> None:
+    release = threading.Event()
+
+    class _Silent(_Handler):
+        def do_GET(self) -> None:
+            release.wait(30)
+
+    srv = _Server()
+    srv.RequestHandlerClass = _Silent
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    transport = _transport(srv.url, max_retries=0, timeout_seconds=0.2)
+    try:
+        report = transport.deliver(["q"])
+    finally:
+        release.set()
+        transport.close()
+        srv.shutdown()
+        srv.server_close()
+        thread.join()
+    assert report.failed == [0]
+    assert (report.first_error or "").startswith("ReadTimeoutError: ")
