@@ -1,5 +1,10 @@
 """Backfill wall time: ~20,000 billed invoices, 200 ms per Stripe request, ``max_requests_per_second: 50``.
 
+The per-endpoint cap (``max_requests_per_second_per_endpoint``, default 25: Stripe's default limit per
+endpoint) is raised to the same 50 here, as an account whose limits Stripe raised would set it: the
+stand-in enforces no per-endpoint limit in this benchmark, and the figure measures the backfill, not
+Stripe's default cap. The row says so.
+
 Ours with parallel time-sliced reads (``backfill_parallelism``) next to the same tap reading one page at
 a time (``backfill_parallelism: 1``), same account, same stand-in. The floor is what the request budget
 allows: the requests the parallel run made ÷ 50 per second.
@@ -23,7 +28,13 @@ def run(quick: bool, parallelism: int = 16) -> Section:
         results = {}
         for label, width in (("parallel", parallelism), ("sequential", 1)):
             stripe.reset()
-            done = run_tap(work, tap_config(stripe, max_requests_per_second=RATE, backfill_parallelism=width))
+            config = tap_config(
+                stripe,
+                max_requests_per_second=RATE,
+                max_requests_per_second_per_endpoint=RATE,
+                backfill_parallelism=width,
+            )
+            done = run_tap(work, config)
             stats = stripe.stats()
             results[label] = (done.seconds, sum(stats.values()), count_records(done.stdout), stats)
     par_s, par_req, billed, par_stats = results["parallel"]
@@ -31,7 +42,7 @@ def run(quick: bool, parallelism: int = 16) -> Section:
     floor = par_req / RATE
     section.rows += [
         Row(
-            f"Backfill wall time, {billed:,} billed, 200 ms/request, 50 req/s",
+            f"Backfill wall time, {billed:,} billed, 200 ms/request, 50 req/s, per-endpoint cap 50",
             par_s,
             seq_s,
             "same tap, backfill_parallelism: 1",

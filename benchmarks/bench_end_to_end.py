@@ -33,6 +33,8 @@ from stand_ins.processes import StandInProcess
 
 LAG = 300
 RATE = 100  # Stripe's live limit: at zero latency the default 20/s would be all we measured
+# The per-endpoint cap (default 25/s, Stripe's default per endpoint) is raised to the same 100 here: the
+# stand-in enforces no per-endpoint limit in this benchmark; the records/s row says so.
 
 
 def pipe(work: Path, stripe: Stripe, km: StandInProcess) -> tuple[float, float, float]:
@@ -43,7 +45,9 @@ def pipe(work: Path, stripe: Stripe, km: StandInProcess) -> tuple[float, float, 
     )
     started = time.perf_counter()
     tap = subprocess.Popen(
-        tap_argv(work, tap_config(stripe, max_requests_per_second=RATE)),
+        tap_argv(
+            work, tap_config(stripe, max_requests_per_second=RATE, max_requests_per_second_per_endpoint=RATE)
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         cwd=ROOT,
@@ -80,7 +84,13 @@ def run(quick: bool) -> Section:
             billed = len(stripe.billed(None, stripe.now() - LAG))
             seconds, tap_rss, target_rss = pipe(work, stripe, km)
             alone = run_process(
-                tap_argv(work, tap_config(stripe, max_requests_per_second=RATE)), capture_stdout=False
+                tap_argv(
+                    work,
+                    tap_config(
+                        stripe, max_requests_per_second=RATE, max_requests_per_second_per_endpoint=RATE
+                    ),
+                ),
+                capture_stdout=False,
             )
             measured[invoices] = (billed, seconds, tap_rss, target_rss, alone.seconds, alone.maxrss_mib)
     small, big = sizes
@@ -89,7 +99,8 @@ def run(quick: bool) -> Section:
         rate = billed / seconds
         section.rows.append(
             Row(
-                f"End to end, {invoices:,} invoices ({billed:,} records): records/s",
+                f"End to end, {invoices:,} invoices ({billed:,} records): records/s"
+                " (per-endpoint cap raised to 100)",
                 rate,
                 billed / alone_s,
                 "tap alone into /dev/null (ceiling)",

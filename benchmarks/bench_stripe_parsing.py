@@ -1,7 +1,8 @@
 """Why the tap reads Stripe with ``raw_request``: plain JSON dicts against the typed StripeObject tree.
 
 Prints seconds per 100-invoice page for both, and the ratio, against a local stand-in serving the same
-page (fixture-shaped invoices). Run: ``.venv/bin/python -m benchmarks.bench_stripe_parsing``.
+page (Stripe's example invoice from ``stripe-fixtures/``, 100 times). Run:
+``.venv/bin/python -m benchmarks.bench_stripe_parsing``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, ClassVar
 from tap_stripe_billing.client import StripeAPI
 
 from stand_ins.common import StandInHandler, StandInServer
-from tests.tap import payloads
+from stand_ins.processes import REPO_ROOT
 
 KEY = "sk_live_51BenchParsingKeyABCDEFGH12"
 PAGES = 30
@@ -26,15 +27,23 @@ class _OnePage(StandInHandler):
         self.send_json(200, self.page)
 
 
+def _example_invoice(invoice_id: str) -> dict[str, Any]:
+    """Stripe's own example invoice (stripe-fixtures/fixtures.json), with its own id."""
+    resources = json.loads((REPO_ROOT / "stripe-fixtures" / "fixtures.json").read_text())["resources"]
+    return {**resources["invoice"], "id": invoice_id}
+
+
 def main() -> None:
     _OnePage.page = {
         "object": "list",
-        "data": [payloads.invoice(f"in_{i}") for i in range(100)],
+        "data": [_example_invoice(f"in_{i}") for i in range(100)],
         "has_more": False,
         "url": "/v1/invoices",
     }
     with StandInServer(_OnePage) as server:
-        api = StripeAPI(KEY, server.url, max_requests_per_second=100_000)  # measure parsing, not the limiter
+        api = StripeAPI(
+            KEY, server.url, max_requests_per_second=100_000, backoff_base=0.5
+        )  # measure parsing, not the limiter
         start = time.perf_counter()
         for _ in range(PAGES):
             api.get("/v1/invoices", [("limit", 100)])

@@ -8,17 +8,32 @@ saved copy of its output) and prints, for every job schedule:
 
 Each runs `meltano --environment=ENV schedule run NAME` in the project folder, so state resumes from
 Meltano's system database, and a second run started while one is going exits 1 ("already running").
+
+The crontab line is plain POSIX sh and needs nothing from the environment (cron gives almost none): it
+changes to the project folder, exports PATH (Meltano 4.4.1 cannot start a plugin without one: "Cannot
+start plugin …: 'PATH'"; sh has a default it does not export), sets umask 077 (Meltano writes the
+plugins' config files, keys included, for the length of a run), creates `.meltano/logs/`, keeps the log
+under 10 MiB (the previous 10 MiB are kept as `.1`) and appends the run's output to it. Keys come from
+the project's `.env`.
+
+The systemd service runs as the project folder's owner (never root unless asked with `--user root`),
+with a start timeout below the schedule's period (a hung run is stopped with SIGTERM before the next is
+due) and the same umask; its output goes to the journal (`journalctl -u NAME`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pwd
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+LOG_LIMIT_BYTES = 10 * 1024 * 1024
+DEFAULT_TIMEOUT = "55min"
 
 # systemd's OnCalendar spellings for Meltano's named intervals (cron_interval covers the rest).
 _ON_CALENDAR = {"@hourly": "hourly", "@daily": "daily", "@weekly": "weekly", "@monthly": "monthly"}
@@ -37,13 +52,26 @@ def _command(project: Path, meltano: str, environment: str, name: str) -> str:
     )
 
 
+def cron_command(project: Path, meltano: str, environment: str, name: str) -> str:
+    """The crontab line's command: POSIX sh, no `%` (cron's newline), nothing taken from the environment."""
+    log = shlex.quote(f".meltano/logs/{name}.cron.log")
+    run = f"{shlex.quote(meltano)} --environment={shlex.quote(environment)} schedule run {shlex.quote(name)}"
+    command = (
+        f'cd {shlex.quote(str(project))} && export PATH="${{PATH:-/usr/bin:/bin}}" && umask 077'
+        f" && mkdir -p .meltano/logs && L={log}"
+        f' && {{ [ ! -f "$L" ] || [ $(wc -c < "$L") -lt {LOG_LIMIT_BYTES} ] || mv -f "$L" "$L.1"; }}'
+        f' && {run} >> "$L" 2>&1'
+    )
+    if "%" in command:
+        raise ValueError(f"a path holds '%', which cron turns into a newline: {command!r}")
+    return command
+
+
 def cron_lines(schedules: list[dict[str, Any]], project: Path, meltano: str, environment: str) -> list[str]:
-    lines = []
-    for schedule in schedules:
-        log = project / ".meltano" / "logs" / f"{schedule['name']}.cron.log"
-        command = _command(project, meltano, environment, schedule["name"])
-        lines.append(f"{schedule['cron_interval']} {command} >> {shlex.quote(str(log))} 2>&1")
-    return lines
+    return [
+        f"{schedule['cron_interval']} {cron_command(project, meltano, environment, schedule['name'])}"
+        for schedule in schedules
+    ]
 
 
 def on_calendar(schedule: dict[str, Any]) -> str:
@@ -56,20 +84,46 @@ def on_calendar(schedule: dict[str, Any]) -> str:
     return f"*-*-* {hour}:{minute}:00"
 
 
+def project_owner(project: Path) -> str:
+    """The user who owns the project folder (the one the service runs as by default)."""
+    uid = project.stat().st_uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 def systemd_units(
-    schedules: list[dict[str, Any]], project: Path, meltano: str, environment: str
+    schedules: list[dict[str, Any]],
+    project: Path,
+    meltano: str,
+    environment: str,
+    *,
+    user: str,
+    timeout: str = DEFAULT_TIMEOUT,
 ) -> dict[str, str]:
     units = {}
     for schedule in schedules:
         name = schedule["name"]
-        command = _command(project, meltano, environment, name)
+        command = _command(project, meltano, environment, name).replace("%", "%%").replace("$", "$$")
         units[f"{name}.service"] = (
             "[Unit]\n"
-            f"Description=Meltano schedule {name} ({schedule['job']['name']})\n\n"
+            f"Description=Meltano schedule {name} ({schedule['job']['name']})\n"
+            "Wants=network-online.target\n"
+            "After=network-online.target\n\n"
             "[Service]\n"
             "Type=oneshot\n"
+            f"User={user}\n"
             f"WorkingDirectory={project}\n"
             f"ExecStart=/bin/sh -c {shlex.quote(command)}\n"
+            "# A hung run is stopped (SIGTERM, then SIGKILL after TimeoutStopSec) before the next is due.\n"
+            f"TimeoutStartSec={timeout}\n"
+            "TimeoutStopSec=2min\n"
+            "# Meltano writes the plugins' config files (keys included) for the length of a run.\n"
+            "UMask=0077\n"
+            "NoNewPrivileges=yes\n"
+            "PrivateTmp=yes\n"
+            "ProtectSystem=full\n"
         )
         units[f"{name}.timer"] = (
             "[Unit]\n"
@@ -93,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", type=Path, default=Path.cwd(), help="Meltano project folder")
     parser.add_argument("--meltano", default=str(Path(sys.executable).parent / "meltano"))
     parser.add_argument("--from-file", type=Path, help="saved `meltano schedule list --format=json` output")
+    parser.add_argument("--user", help="systemd: the user to run as (default: the project folder's owner)")
+    parser.add_argument(
+        "--timeout", default=DEFAULT_TIMEOUT, help=f"systemd: TimeoutStartSec (default {DEFAULT_TIMEOUT})"
+    )
     args = parser.parse_args(argv)
 
     project = args.project.resolve()
@@ -108,7 +166,18 @@ def main(argv: list[str] | None = None) -> int:
         ).stdout
     schedules = load_schedules(listing)
     if args.systemd:
-        for filename, text in systemd_units(schedules, project, args.meltano, args.environment).items():
+        user = args.user or project_owner(project)
+        if user in ("root", "0") and args.user is None:
+            print(
+                "schedule_units.py: error: the project folder is owned by root; pass --user USER (the account"
+                " that should run the pipeline; --user root only if it really must run as root)",
+                file=sys.stderr,
+            )
+            return 2
+        units = systemd_units(
+            schedules, project, args.meltano, args.environment, user=user, timeout=args.timeout
+        )
+        for filename, text in units.items():
             print(f"# --- {filename}\n{text}")
     else:
         print("\n".join(cron_lines(schedules, project, args.meltano, args.environment)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+from typing import Any
 
 from ..common import serve_until_interrupted
 from .config import AccountConfig
@@ -20,14 +20,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--history-days", type=int, default=None, help="days of history before now (fewer = busier hours)"
     )
+    parser.add_argument(
+        "--horizon-days", type=int, default=None, help="days generated after now (how far the clock can move)"
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--api-version",
+        default=None,
+        help="the account's default API version, for all its events (2017-08-15: never upgraded)",
+    )
+    parser.add_argument(
+        "--endpoint-rate-limit",
+        type=float,
+        default=None,
+        help="enforce Stripe's per-endpoint limit, requests/s (Stripe's default is 25; default here: off)",
+    )
     args = parser.parse_args(argv)
-    cfg = AccountConfig(seed=args.seed, invoices=args.invoices)
+    overrides: dict[str, Any] = {}
+    if args.api_version is not None:
+        overrides["api_version"] = args.api_version
+        overrides["legacy_event_share"] = 0.0
     if args.now is not None:
-        cfg = dataclasses.replace(cfg, now=args.now)
+        overrides["now"] = args.now
     if args.history_days is not None:
-        cfg = dataclasses.replace(cfg, history_days=args.history_days)
-    server = StripeStandIn(generate_account(cfg), port=args.port)
+        overrides["history_days"] = args.history_days
+    if args.horizon_days is not None:
+        overrides["horizon_days"] = args.horizon_days
+    cfg = AccountConfig(seed=args.seed, invoices=args.invoices, **overrides)
+    server = StripeStandIn(
+        generate_account(cfg), port=args.port, endpoint_rate_limit=args.endpoint_rate_limit
+    )
     server.latency_seconds = args.latency_ms / 1000
     serve_until_interrupted(server, "Stripe stand-in")
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
-from . import expand, params, render_catalog
+from . import expand, params, render_catalog, versions
 from .account import Account
 from .errors import StripeError, missing
 from .keys import KeyInfo
 from .model import Charge, Invoice
-from .render import render
+from .render import event as render_event
+from .render import event_version, render
 from .render_billing import charge as render_charge
 from .render_invoice import line as render_line
+from .versions import CURRENT_API_VERSION, shape
 
 EVENT_RETENTION = 30 * 86_400
 MAX_TYPES = 20
@@ -26,7 +30,7 @@ class Call:
     livemode: bool
     path_args: dict[str, str]
     params: params.Params
-    version: str | None = None  # the request's ``Stripe-Version`` header (None: the pinned version)
+    version: str = CURRENT_API_VERSION  # the request's Stripe-Version, else the account's default
 
     @property
     def now(self) -> int:
@@ -65,7 +69,7 @@ def resolver(call: Call) -> expand.Resolver:
         obj = call.account.get(kind, object_id)
         if obj is None or obj.livemode != call.livemode:
             return None
-        return render(kind, obj, call.now)
+        return render(kind, obj, call.now, call.version)
 
     return resolve
 
@@ -176,6 +180,15 @@ def _includable(kind: str, paths: list[str], tiers_path: str) -> tuple[list[str]
     return [p for p in paths if p != tiers_path], True
 
 
+def _render(call: Call, kind: str, obj: Any) -> dict[str, Any]:
+    """Objects in the request's version; an event's ``data.object`` in the account's default version
+    when the event was created."""
+    if kind == "event":
+        cfg = call.account.config
+        return render_event(obj, event_version(obj, cfg.api_version, cfg.previous_api_version))
+    return render(kind, obj, call.now, call.version)
+
+
 def list_handler(segment: str) -> Handler:
     kind, label, _ = KINDS[segment]
 
@@ -199,7 +212,7 @@ def list_handler(segment: str) -> Handler:
         paths, tiers = _includable(kind, paths, "data.tiers")
         out = {
             "object": "list",
-            "data": [render_catalog.price(o, tiers) if tiers else render(kind, o, call.now) for o in objs],
+            "data": [render_catalog.price(o, tiers) if tiers else _render(call, kind, o) for o in objs],
             "has_more": more,
             "url": f"/v1/{segment}",
         }
@@ -220,7 +233,7 @@ def retrieve_handler(segment: str) -> Handler:
             raise missing(label, object_id)
         assert obj is not None
         paths, tiers = _includable(kind, paths, "tiers")
-        out = render(kind, obj, call.now) if not tiers else render_catalog.price(obj, with_tiers=True)
+        out = render_catalog.price(obj, with_tiers=True) if tiers else _render(call, kind, obj)
         return expand.apply(out, paths, resolver(call)) if paths else out
 
     return handle
@@ -266,10 +279,18 @@ def invoice_lines(call: Call) -> dict[str, Any]:
     more = (start > 0) if before else (start + limit < stop)
     return {
         "object": "list",
-        "data": [render_line(ln, inv) for ln in chosen],
+        "data": [_line(call, ln, inv) for ln in chosen],
         "has_more": more,
         "url": f"/v1/invoices/{inv.id}/lines",
     }
+
+
+def _line(call: Call, ln: Any, inv: Invoice) -> dict[str, Any]:
+    if call.version == CURRENT_API_VERSION:
+        return render_line(ln, inv)
+    legacy = versions.before_basil(call.version)
+    names = {ln.price.product.id: ln.price.product.name}.get
+    return shape(render_line(ln, inv, legacy), call.version, names)
 
 
 def account(call: Call) -> dict[str, Any]:
@@ -315,8 +336,8 @@ def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
     for route in ROUTES:
         if route.method == method:
             m = route.pattern.match(path)
-            if m is not None:
-                return route, m.groupdict()
+            if m is not None:  # ids are matched quoted ("%2F" is no separator), then unquoted
+                return route, {k: unquote(v) for k, v in m.groupdict().items()}
     return None
 
 
@@ -331,13 +352,23 @@ def unrecognized(method: str, path: str) -> StripeError:
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 
 
-def check_version(version: str | None) -> str | None:
-    """A ``Stripe-Version`` header as Stripe takes it (a dated version), else its 400."""
-    if version is None or version == "":
-        return None
-    if not _VERSION.match(version):
+def api_version(account: Account, header: str | None) -> str:
+    """The version a request is answered in: its ``Stripe-Version`` (a dated version, as Stripe takes
+    it, else its 400), else the account's default."""
+    if header is None or not header.strip():
+        return account.config.api_version
+    version = header.strip()
+    if not _VERSION.match(version) or not _is_date(version[:10]):
         raise StripeError(400, f"Invalid Stripe API version: {version}", param="Stripe-Version")
     return version
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def handle(  # noqa: PLR0917
@@ -346,7 +377,7 @@ def handle(  # noqa: PLR0917
     path_args: dict[str, str],
     pairs: list[tuple[str, str]],
     key: KeyInfo,
-    version: str | None = None,
+    version: str = CURRENT_API_VERSION,
 ) -> dict[str, Any]:
-    call = Call(account, key.livemode, path_args, params.parse(pairs), check_version(version))
+    call = Call(account, key.livemode, path_args, params.parse(pairs), version)
     return route.handler(call)

@@ -132,6 +132,13 @@ class _Builder:
         return p
 
 
+def _legacy_plan_id(mode: str, name: str, label: str, tier: int) -> str:
+    """Plan ids were chosen by the account: old ones may hold "/", spaces or "#" (one tier's does)."""
+    if tier == 1:
+        return f"{mode}{name} {label}/2016 #legacy"
+    return f"{mode}{name.lower()}-{label}-legacy"
+
+
 def build_catalog(  # noqa: PLR0917
     rng: random.Random,
     ids: IdFactory,
@@ -218,7 +225,7 @@ def build_catalog(  # noqa: PLR0917
                         amount_for(cents * 9 // 10, currency, interval, count),
                         interval,
                         count,
-                        price_id=f"{mode}{name.lower()}-{label}-legacy",
+                        price_id=_legacy_plan_id(mode, name, label, tier),
                         nickname=f"{name} (legacy plan)" if tier == 0 else None,
                         active=tier != 2,
                         tier=tier,

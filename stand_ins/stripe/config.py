@@ -16,6 +16,8 @@ class AccountConfig:
     the clock can be advanced. Events are materialised only from ``now - event_history_days`` on (Stripe
     keeps 30 days); setting the clock more than ``event_history_days - 30`` days before ``now`` shows
     fewer events than Stripe would.
+
+    An account that never upgraded since 2017 is ``api_version="2017-08-15", legacy_event_share=0``.
     """
 
     seed: int = 0
@@ -25,6 +27,10 @@ class AccountConfig:
     horizon_days: int = 14
     event_history_days: int = 35
     test_mode_share: float = 0.05
+    # The account's default API version (what requests without Stripe-Version get, and what events are
+    # rendered in); a share of events predate its last upgrade and carry ``previous_api_version``.
+    api_version: str = "2026-10-28.endive"
+    previous_api_version: str = "2024-06-20"
     legacy_event_share: float = 0.10
     late_event_share: float = 0.03
     # invoice.paid events created after the invoice's status_transitions.paid_at, by 1 s up to

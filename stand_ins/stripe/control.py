@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .money import iso
-from .truth import expected_billed
+from .truth import expected_billed, expected_cancellations, expected_refunds
 
 if TYPE_CHECKING:
     from .server import StripeStandIn
@@ -54,6 +54,17 @@ def faults(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -
     if "slow_seconds" in body:
         server.slow_seconds = float(body["slow_seconds"])
     return 200, server.faults.describe()
+
+
+def rate_limits(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    """``{"per_endpoint": 25}`` enforces Stripe's per-endpoint limit (requests/s); null turns it off."""
+    value = body.get("per_endpoint")
+    server.limits.configure(float(value) if value else None)
+    return 200, server.limits.describe()
+
+
+def get_rate_limits(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    return 200, server.limits.describe()
 
 
 def get_faults(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
@@ -112,6 +123,27 @@ def truth_billed(server: StripeStandIn, body: dict[str, Any], query: dict[str, s
     )
 
 
+def truth_refunds(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    """``expected_refunds`` for ``from <= created < before`` (defaults: all, up to the clock)."""
+    account = server.account
+    before = int(query.get("before") or account.now + 1)
+    after = int(query["from"]) if query.get("from") else None
+    records = expected_refunds(account, before, after)
+    return 200, json.loads(json.dumps(sorted(records.values(), key=lambda r: r["refund_id"]), default=_plain))
+
+
+def truth_cancellations(
+    server: StripeStandIn, body: dict[str, Any], query: dict[str, str]
+) -> tuple[int, Any]:
+    """``expected_cancellations`` for ``from <= canceled_at < before`` (defaults: all, up to the clock)."""
+    account = server.account
+    before = int(query.get("before") or account.now + 1)
+    after = int(query["from"]) if query.get("from") else None
+    records = expected_cancellations(account, before, after, include_test=_flag(query, "include_test"))
+    ordered = sorted(records.values(), key=lambda r: r["subscription_id"])
+    return 200, json.loads(json.dumps(ordered, default=_plain))
+
+
 def _plain(value: object) -> str:
     if isinstance(value, Decimal):
         return str(value)
@@ -124,9 +156,13 @@ CONTROLS: dict[tuple[str, str], Control] = {
     ("POST", "/_standin/advance"): advance,
     ("POST", "/_standin/latency"): latency,
     ("GET", "/_standin/faults"): get_faults,
+    ("GET", "/_standin/rate_limits"): get_rate_limits,
+    ("POST", "/_standin/rate_limits"): rate_limits,
     ("POST", "/_standin/faults"): faults,
     ("GET", "/_standin/stats"): stats,
     ("POST", "/_standin/stats/reset"): reset_stats,
     ("GET", "/_standin/truth/billed"): truth_billed,
+    ("GET", "/_standin/truth/refunds"): truth_refunds,
+    ("GET", "/_standin/truth/cancellations"): truth_cancellations,
     ("POST", "/_standin/mutate"): mutate,
 }

@@ -5,14 +5,42 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from . import render_billing, render_catalog, render_invoice
+from . import render_billing, render_catalog, render_invoice, versions
 from .model import Event, Subscription
+from .versions import CURRENT_API_VERSION
 
-CURRENT_API_VERSION = "2026-10-28.endive"
-LEGACY_API_VERSION = "2024-06-20"
+LEGACY_API_VERSION = "2024-06-20"  # AccountConfig.previous_api_version's default
 
 
-def render(kind: str, obj: Any, at: int) -> dict[str, Any]:
+def _product_name(obj: Any) -> versions.Names:
+    """Product names for older shapes (a legacy Plan's ``name``), from the objects the render reaches."""
+    names: dict[str, str] = {}
+    lines = getattr(obj, "lines", None) or []
+    prices = [ln.price for ln in lines]
+    if hasattr(obj, "versions"):
+        prices += [price for items, _ in obj.versions for _, price, _ in items]
+    if hasattr(obj, "product"):
+        prices.append(obj)
+    for price in prices:
+        names[price.product.id] = price.product.name
+    return names.get
+
+
+def render(kind: str, obj: Any, at: int, version: str = CURRENT_API_VERSION) -> dict[str, Any]:
+    """``obj`` as of ``at`` in API ``version`` (the pinned one by default)."""
+    if version == CURRENT_API_VERSION:
+        return _render(kind, obj, at)
+    legacy = versions.before_basil(version)
+    if kind == "invoice":
+        base = render_invoice.invoice(obj, at, legacy)
+    elif kind == "subscription":
+        base = render_billing.subscription(obj, at, legacy)
+    else:
+        base = _render(kind, obj, at)
+    return versions.shape(base, version, _product_name(obj))
+
+
+def _render(kind: str, obj: Any, at: int) -> dict[str, Any]:
     if kind == "invoice":
         return render_invoice.invoice(obj, at)
     if kind == "price":
@@ -49,8 +77,8 @@ def _previous(ev: Event, sub: Subscription) -> dict[str, Any]:
     return out
 
 
-def _event(ev: Event) -> dict[str, Any]:
-    at, obj, legacy = ev.created, ev.obj, ev.legacy
+def _event(ev: Event, version: str) -> dict[str, Any]:
+    at, obj, legacy = ev.created, ev.obj, versions.before_basil(version)
     kind = ev.type.split(".", 1)[0]
     data: dict[str, Any]
     if kind == "invoice":
@@ -58,10 +86,12 @@ def _event(ev: Event) -> dict[str, Any]:
     elif kind == "customer":
         data = {"object": render_billing.subscription(obj, at, legacy)}
         if ev.previous is not None:
-            data["previous_attributes"] = _previous(ev, obj)
+            previous = _previous(ev, obj)
+            if not legacy:  # the pinned Subscription has no top-level plan or quantity
+                previous = {k: v for k, v in previous.items() if k in data["object"]}
+            data["previous_attributes"] = previous
     elif ev.type == "charge.refunded":
         source = obj.invoice if obj.invoice is not None else obj.charge
-        version = LEGACY_API_VERSION if legacy else None
         data = {
             "object": render_billing.charge(source, at, version),
             "previous_attributes": {"refunded": False},
@@ -70,8 +100,16 @@ def _event(ev: Event) -> dict[str, Any]:
         data = {"object": render_billing.refund(obj)}
     else:
         data = {"object": render_billing.credit_note(obj)}
+    if version != CURRENT_API_VERSION:
+        names = _product_name(obj.invoice if ev.type == "charge.refunded" else obj)
+        shaped: dict[str, Any] = {"object": versions.shape(data["object"], version, names)}
+        if "previous_attributes" in data:
+            kind_name = str(data["object"].get("object"))
+            previous = data["previous_attributes"]
+            shaped["previous_attributes"] = versions.shape_partial(kind_name, previous, version, names)
+        data = shaped
     return {
-        "api_version": LEGACY_API_VERSION if legacy else CURRENT_API_VERSION,
+        "api_version": version,
         "created": ev.created,
         "data": data,
         "id": ev.id,
@@ -83,19 +121,29 @@ def _event(ev: Event) -> dict[str, Any]:
     }
 
 
-_CACHE: dict[str, tuple[Event, dict[str, Any]]] = {}
+_CACHE: dict[tuple[str, str], tuple[Event, dict[str, Any]]] = {}
 _CACHE_MAX = 20_000
 _CACHE_LOCK = threading.Lock()
 
 
-def event(ev: Event) -> dict[str, Any]:
-    """Events never change: renders are cached (bounded). Callers must not mutate the result."""
-    hit = _CACHE.get(ev.id)
+def event_version(ev: Event, api_version: str, previous_api_version: str) -> str:
+    """The account's default version when the event was created: ``previous_api_version`` for events
+    from before its last upgrade (``Event.legacy``), else ``api_version``."""
+    return previous_api_version if ev.legacy else api_version
+
+
+def event(ev: Event, version: str | None = None) -> dict[str, Any]:
+    """The event, its ``data.object`` in ``version`` (default: the current one, or the previous default
+    ``2024-06-20`` for a ``legacy`` event). Events never change: renders are cached (bounded). Callers
+    must not mutate the result."""
+    if version is None:
+        version = event_version(ev, CURRENT_API_VERSION, LEGACY_API_VERSION)
+    hit = _CACHE.get((ev.id, version))
     if hit is not None and hit[0] is ev:
         return hit[1]
-    rendered = _event(ev)
+    rendered = _event(ev, version)
     with _CACHE_LOCK:
         if len(_CACHE) >= _CACHE_MAX:
             _CACHE.pop(next(iter(_CACHE)), None)
-        _CACHE[ev.id] = (ev, rendered)
+        _CACHE[(ev.id, version)] = (ev, rendered)
     return rendered

@@ -100,7 +100,6 @@ def plan(p: Price) -> dict[str, Any]:
     """The legacy Plan view of a recurring price (pre-2025 payloads carry it next to ``price``)."""
     return {
         "active": p.active,
-        "aggregate_usage": None,
         "amount": _amounts(p)[0],
         "amount_decimal": _amounts(p)[1],
         "billing_scheme": "tiered" if p.scheme in ("graduated", "volume") else "per_unit",

@@ -222,7 +222,6 @@ def invoice(inv: Invoice, at: int, legacy: bool = False) -> dict[str, Any]:
         for key in ("total_pretax_credit_amounts", "total_taxes", "amount_overpaid"):
             del out[key]
     else:
-        out["subscription"] = None
         out["parent"] = (
             {
                 "quote_details": None,

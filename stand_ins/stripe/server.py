@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -12,24 +13,18 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..common import StandInHandler, StandInServer
-from . import api
+from . import api, strict_params
 from .account import Account
 from .control import CONTROLS
 from .errors import StripeError
 from .keys import KeyInfo, authenticate, authorize, default_keys, key_from_header
-from .render import CURRENT_API_VERSION
+from .limits import RATE_LIMITED_MESSAGE, EndpointLimits, rate_limited
+from .versions import CURRENT_API_VERSION
 
 _FAULTS: dict[str, StripeError] = {
-    "429": StripeError(
-        429,
-        "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-        code="rate_limit",
-    ),
+    "429": rate_limited(),
     "429_retry": StripeError(
-        429,
-        "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.",
-        code="rate_limit",
-        headers={"Stripe-Should-Retry": "true"},
+        429, RATE_LIMITED_MESSAGE, code="rate_limit", headers={"Stripe-Should-Retry": "true"}
     ),
     "500": StripeError(500, "An unknown error occurred", type_="api_error"),
 }
@@ -58,10 +53,10 @@ class _Handler(StandInHandler):
             err = api.unrecognized(method, path)
             self.send_json(err.status, err.body(), self._headers())
 
-    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+    def _headers(self, extra: dict[str, str] | None = None, version: str | None = None) -> dict[str, str]:
         headers = {
             "Request-Id": self.server.next_request_id(),
-            "Stripe-Version": CURRENT_API_VERSION,
+            "Stripe-Version": version or CURRENT_API_VERSION,
             # Stripe's clock, as real Stripe sends it: here the simulated clock, so a client that takes
             # "now" from the server (as the tap does) lives in the stand-in's time.
             "Date": formatdate(self.server.account.now, usegmt=True),
@@ -75,7 +70,8 @@ class _Handler(StandInHandler):
         if body and method == "POST":
             pairs = pairs + parse_qsl(body.decode(), keep_blank_values=True)
         found = api.match(method, path)
-        server.count(f"{method} {found[0].template if found else path}")
+        endpoint = f"{method} {found[0].template if found else path}"
+        server.count(endpoint)
         fault = server.faults.next(path)
         if fault == "reset":
             self.reset_connection()
@@ -86,17 +82,22 @@ class _Handler(StandInHandler):
         try:
             if fault in _FAULTS:
                 raise _FAULTS[fault]
+            if not server.limits.admit(endpoint):
+                raise rate_limited()
             key = key_from_header(self.headers.get("Authorization"))
             info = authenticate(server.keys, key)
             if found is None:
                 raise api.unrecognized(method, path)
             route, args = found
             authorize(info, key, route.permission)
-            payload = api.handle(server.account, route, args, pairs, info, self.headers.get("Stripe-Version"))
+            server.note_params(route.template, pairs)
+            strict_params.check(method, route.template, pairs)
+            version = api.api_version(server.account, self.headers.get("Stripe-Version"))
+            payload = api.handle(server.account, route, args, pairs, info, version)
         except StripeError as err:
             self.send_json(err.status, err.body(), self._headers(err.headers))
             return
-        self.send_json(200, payload, self._headers())
+        self.send_json(200, payload, self._headers(version=version))
 
     def _control(self, method: str, path: str, pairs: list[tuple[str, str]]) -> None:
         raw = self.read_body()
@@ -116,14 +117,23 @@ class _Handler(StandInHandler):
 class StripeStandIn(StandInServer):
     """A loopback Stripe API over a generated :class:`Account`."""
 
-    def __init__(self, account: Account, port: int = 0, seed: int = 0) -> None:
+    def __init__(
+        self, account: Account, port: int = 0, seed: int = 0, endpoint_rate_limit: float | None = None
+    ) -> None:
         super().__init__(_Handler, port=port, seed=seed)
         self.account = account
+        # Stripe's per-endpoint limit (25/s by default on Stripe): off unless set here, by
+        # ``--endpoint-rate-limit`` or ``POST /_standin/rate_limits``, so tests that do not model it run
+        # at full speed.
+        self.limits = EndpointLimits(endpoint_rate_limit)
         self.slow_seconds = 2.0
         self.keys: dict[str, KeyInfo] = default_keys()
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
         self._request_ids = itertools.count(1)
+        # (METHOD route template, parameter name) of every authorised request, list indexes as ``[]``
+        self.params_seen: set[tuple[str, str]] = set()
+        strict_params.warm()
 
     def __enter__(self) -> StripeStandIn:
         self.start()
@@ -136,6 +146,11 @@ class StripeStandIn(StandInServer):
     def count(self, route: str) -> None:
         with self._stats_lock:
             self._stats[route] += 1
+
+    def note_params(self, template: str, pairs: list[tuple[str, str]]) -> None:
+        seen = {(template, re.sub(r"\[\d+\]", "[]", key)) for key, _ in pairs}
+        with self._stats_lock:
+            self.params_seen |= seen
 
     def stats(self) -> dict[str, int]:
         """Request counts by ``METHOD /v1/route-template`` (faulted requests included)."""
@@ -150,4 +165,9 @@ class StripeStandIn(StandInServer):
         return f"req_{next(self._request_ids):014d}"
 
     def describe(self) -> dict[str, Any]:
-        return {"url": self.url, "now": self.account.now, "faults": self.faults.describe()}
+        return {
+            "url": self.url,
+            "now": self.account.now,
+            "faults": self.faults.describe(),
+            "rate_limits": self.limits.describe(),
+        }

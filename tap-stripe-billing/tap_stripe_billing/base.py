@@ -5,13 +5,18 @@ exactly once across runs is described in ``state.py``. This module wires them to
 ``subscription_billed`` and the lifecycle streams alike:
 
 - ``is_sorted = False`` (Stripe lists newest first);
-- ``get_replication_key_signpost()`` returns the run's upper bound U (now - lag, on Stripe's clock),
-  computed once;
+- the stream's start (``RunStart``) is fixed once, when singer-sdk first asks for the signpost: the
+  run's first request when the stream has one to make anyway, Stripe's clock (the Tap's ``RunClock``,
+  read once per run), the read plan; ``get_replication_key_signpost()`` returns its upper bound U
+  (now - lag);
 - a stream only says what it reads (``read``: candidates in the order Stripe gives them, or the reason
   a payload gives no record); this loop keeps a candidate when its replication time is in the run's
   window and its identity was emitted neither in this run nor in the overlap kept in state, builds the
   record only then, and writes the end-of-run state (bookmark U, dedupe set) after the last record, once
-  every read has completed; an exception before that leaves the previous bookmark in place.
+  every read has completed; an exception before that leaves the previous bookmark in place;
+- before anything reads the saved state, the state is bound to the key's mode (``state.bind``: another
+  mode's state is parked, never applied), and a ``start_date`` earlier than what the state has read adds
+  a one-off backfill of exactly the missing range (``state.history_gap``).
 """
 
 from __future__ import annotations
@@ -19,24 +24,33 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream
+from singer_sdk import Stream, Tap
 
-from tap_stripe_billing.client import StripeAPI
+from tap_stripe_billing import payload_versions
+from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.records import FilterReason
+from tap_stripe_billing.run import Run
+from tap_stripe_billing.settings import Settings
 from tap_stripe_billing.state import (
+    bind,
+    binding_for,
     dedupe_key,
     finalize,
+    gap_plan,
+    history_gap,
+    key_mode,
     next_bookmark,
-    parse_timestamp,
     read_bookmark,
     read_emitted,
+    record_coverage,
     retention_floor,
+    to_iso,
 )
-from tap_stripe_billing.windows import ReadPlan, WindowSettings, in_window, plan_read, upper_bound
+from tap_stripe_billing.windows import ReadPlan, WindowSettings, in_window, plan_read
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -61,6 +75,22 @@ class Candidate:
     build: Callable[[], dict[str, Any] | str]
 
 
+@dataclass(frozen=True)
+class RunStart:
+    """What a stream fixes before it reads anything, in this order: the run's first request
+    (``opening``, made only while the run's clock is not read yet), Stripe's "now", the read plan.
+
+    ``requests_before``/``retries_before``: the shared client's counts when the stream started, so the
+    stream's run summary counts only its own requests.
+    """
+
+    plan: ReadPlan
+    previous_bookmark: int | None
+    opening: object | None
+    requests_before: Mapping[str, int]
+    retries_before: Mapping[str, int]
+
+
 class ExactlyOnceStream(Stream):
     """A Stripe stream with the bookmark-on-Stripe's-clock, overlap and dedupe design of ``state.py``."""
 
@@ -68,107 +98,106 @@ class ExactlyOnceStream(Stream):
     # Lists whose ``created`` is the replication time need no slack (only invoices are paid late).
     uses_created_slack = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._upper: int | None = None
-        self._now: int | None = None
-        self._api: StripeAPI | None = None
+    def __init__(self, tap: Tap, run: Run) -> None:
+        super().__init__(tap)
+        self.run = run
+        self._start: RunStart | None = None
+        self._bound = False
         self.summary: dict[str, Any] = {}
+        # Single fetches that completed event payloads of older API versions (payload_versions.py).
+        self.payload_fetches: Counter[str] = Counter()
 
     # -- what a stream says -------------------------------------------------------------------------
-    def read(self, api: StripeAPI, plan: ReadPlan) -> Iterator[Candidate | str]:
+    def open_run(self, api: StripeAPI, bookmark: int | None) -> object | None:
+        """Make the run's first Stripe request, before Stripe's clock is known, when the stream knows one
+        its run makes anyway; its ``Date`` header then gives the clock, so the clock costs no request of
+        its own. The answer is handed to ``read`` as ``opening``. By default none (the clock probes)."""
+        return None
+
+    def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
         """Candidates (or filter reasons, counted in the run summary) in the order Stripe gives them."""
         raise NotImplementedError
 
-    # -- settings -------------------------------------------------------------------------------------
+    # -- the run's settings, client and clock (shared by the tap's streams) -----------------------------
     @property
-    def window_settings(self) -> WindowSettings:
-        return WindowSettings(
-            lag_minutes=int(self.config.get("lag_minutes", 5)),
-            overlap_minutes=int(self.config.get("overlap_minutes", 60)),
-            created_slack_days=int(self.config.get("created_slack_days", 62))
-            if self.uses_created_slack
-            else 0,
-        )
-
-    def first_request(self) -> None:
-        """Make the run's first Stripe request, so that its ``Date`` header gives Stripe's clock.
-
-        A stream that knows a request its run makes anyway makes it here (and keeps the answer for
-        ``read``), so the clock costs no request of its own; by default, the clock probe.
-        """
-        self.api.clock()
-
-    def now(self) -> int:
-        """Stripe's clock (its Date header), read once per run and shared by the tap's streams (an older
-        "now" only makes a later stream read less this run): see ``StripeAPI.clock``."""
-        if self._now is None:
-            shared = getattr(self._tap, "stripe_now", None)
-            if shared is None:
-                self.first_request()
-                shared = self.api.clock()  # no request when the first one carried a Date header
-                self._tap.stripe_now = shared  # type: ignore[attr-defined]
-            self._now = int(shared)
-        return self._now
-
-    @property
-    def upper(self) -> int:
-        """U = now - lag, frozen for the run."""
-        if self._upper is None:
-            self._upper = upper_bound(self.now(), self.window_settings)
-        return self._upper
-
-    def get_replication_key_signpost(self, context: Context | None = None) -> dt.datetime | None:
-        """The bookmark never goes past U (the stream writes exactly U at the end)."""
-        return dt.datetime.fromtimestamp(self.upper, tz=dt.timezone.utc)
+    def settings(self) -> Settings:
+        return self.run.settings
 
     @property
     def api(self) -> StripeAPI:
-        """One Stripe reader per stream and run (its request counts make the run summary)."""
-        if self._api is None:
-            self._api = self.build_api()
-        return self._api
+        """The run's one Stripe client (shared rate limits and counters)."""
+        return self.run.api
 
-    def build_api(self) -> StripeAPI:
-        return StripeAPI(
-            str(self.config["api_key"]),
-            str(self.config.get("api_url") or "https://api.stripe.com"),
-            max_requests_per_second=float(self.config.get("max_requests_per_second", 20)),
-            backoff_base=float(self.config.get("backoff_base_seconds", 0.5)),
+    @property
+    def window_settings(self) -> WindowSettings:
+        settings = self.settings
+        return WindowSettings(
+            lag_minutes=settings.lag_minutes,
+            overlap_minutes=settings.overlap_minutes,
+            created_slack_days=settings.created_slack_days if self.uses_created_slack else 0,
         )
 
     @property
-    def allow_test_mode(self) -> bool:
-        return bool(self.config.get("allow_test_mode", False))
+    def start(self) -> RunStart:
+        """The stream's start, fixed on first use: singer-sdk's first question in ``sync`` (the signpost)."""
+        if self._start is None:
+            self._start = self._begin()
+        return self._start
+
+    def _begin(self) -> RunStart:
+        assert self.replication_key is not None
+        api, clock = self.api, self.run.clock
+        requests_before, retries_before = api.request_summary(), dict(api.retries)
+        self.bind_state()
+        bookmark = read_bookmark(self.stream_state, self.replication_key)
+        opening = None if clock.is_read else self.open_run(api, bookmark)
+        plan = plan_read(
+            now=clock.now(),
+            bookmark=bookmark,
+            start_date=self.settings.start_date,
+            settings=self.window_settings,
+        )
+        return RunStart(plan, bookmark, opening, requests_before, retries_before)
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> dt.datetime | None:
+        """The bookmark never goes past U (the stream writes exactly U at the end)."""
+        return dt.datetime.fromtimestamp(self.start.plan.upper, tz=dt.timezone.utc)
+
+    def log_sync_costs(self) -> None:
+        """singer-sdk calls this for every stream once all have synced: the last one logs the run's one
+        line about the API versions of the account's events (payload_versions.py)."""
+        super().log_sync_costs()
+        if self is list(self._tap.streams.values())[-1]:
+            payload_versions.log_run(self._tap)
+
+    def bind_state(self) -> None:
+        """Make the saved state this key's own (``state.bind``), once, before anything reads it: singer-sdk
+        asks for the signpost (so for the stream's start, which reads the bookmark) first."""
+        if self._bound:
+            return
+        self._bound = True
+        switched = bind(self.stream_state, binding_for({"api_key": self.settings.api_key}))
+        if switched:
+            LOGGER.warning("%s: %s", self.name, switched)
 
     # -- the loop ---------------------------------------------------------------------------------------
     def read_events(
-        self, api: StripeAPI, types: list[str], gte: int | None, lt: int
+        self, api: StripeAPI, types: list[str], gte: int | None, lt: int | None
     ) -> Iterator[dict[str, Any]]:
         """``GET /v1/events`` of the given types with ``gte ≤ created < lt``, newest first."""
-        params: list[tuple[str, Any]] = [("types[]", t) for t in types]
-        if gte is not None:
-            params.append(("created[gte]", gte))
-        params.extend([("created[lt]", lt), ("limit", 100)])
-        for event in api.list_all("/v1/events", params):
+        for event in api.list_all("/v1/events", event_params(types, gte, lt)):
             if event.get("type") in types:
                 yield event
 
+    # -- the loop ---------------------------------------------------------------------------------------
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Read, window, dedupe and build records; write the end-of-run state after the last one."""
         assert self.replication_key is not None
+        start = self.start
         settings = self.window_settings
         state = self.stream_state
-        previous_bookmark = read_bookmark(state, self.replication_key)
+        plan, previous_bookmark = start.plan, start.previous_bookmark
         previously_emitted = read_emitted(state) if previous_bookmark is not None else {}
-        start_date = parse_timestamp(self.config.get("start_date"))
-        plan = plan_read(
-            now=self.now(),
-            bookmark=previous_bookmark,
-            start_date=start_date,
-            settings=settings,
-            upper=self.upper,
-        )
         LOGGER.info(
             "%s: reading Stripe in %s mode: created/event window [%s, %s)",
             self.name,
@@ -176,6 +205,19 @@ class ExactlyOnceStream(Stream):
             plan.created_gte,
             plan.upper,
         )
+        start_date = self.settings.start_date
+        plans = [(plan, start.opening)]
+        gap = history_gap(state, start_date)
+        if gap is not None:  # start_date moved earlier than what the state has read: read that once
+            plans.append((gap_plan(gap, settings), None))
+            LOGGER.warning(
+                "%s: start_date is earlier than the history already read: reading paid times [%s, %s) once",
+                self.name,
+                "the beginning" if gap[0] is None else to_iso(gap[0]),
+                to_iso(gap[1]),
+            )
+        live = key_mode(self.settings.api_key) == "live"
+        marks_mode = "livemode" in (self.schema.get("properties") or {})
         api = self.api
         filtered: Counter[str] = Counter()
         emitted = dict(previously_emitted)
@@ -184,13 +226,13 @@ class ExactlyOnceStream(Stream):
         this_run: set[str] = set()
         count = 0
 
-        for item in self.read(api, plan):
+        for read_plan, item in ((p, i) for p, opening in plans for i in self.read(api, p, opening)):
             if isinstance(item, str):
                 filtered[item] += 1
                 continue
             reason: str | None = None
-            if not in_window(item.at, plan):
-                starts_late = plan.start_date is not None and item.at < plan.start_date
+            if not in_window(item.at, read_plan):
+                starts_late = read_plan.start_date is not None and item.at < read_plan.start_date
                 reason = FilterReason.BEFORE_START_DATE if starts_late else FilterReason.OUT_OF_WINDOW
             elif item.ident in this_run:
                 reason = FilterReason.DUPLICATE
@@ -203,6 +245,8 @@ class ExactlyOnceStream(Stream):
             if isinstance(record, str):
                 filtered[record] += 1
                 continue
+            if marks_mode:
+                record.setdefault("livemode", live)  # objects a key reads are of the key's mode
             this_run.add(item.ident)
             key = dedupe_key(item.at, item.observed)
             if key >= keep_from:
@@ -219,19 +263,52 @@ class ExactlyOnceStream(Stream):
             overlap_seconds=settings.overlap,
             replication_key=self.replication_key,
         )
+        record_coverage(state, had_bookmark=previous_bookmark is not None, start_date=start_date)
         self.summary = {
             "mode": plan.mode,
-            "requests": api.request_summary(),
-            "retries": dict(api.retries),
+            "requests": _since(start.requests_before, api.request_summary()),
+            "retries": _since(start.retries_before, dict(api.retries)),
             "records_emitted": count,
             "filtered_out": dict(sorted(filtered.items())),
+            "payload_fetches": dict(sorted(self.payload_fetches.items())),
         }
         LOGGER.info(
-            "%s: run summary: mode=%s requests=%s retries=%s records_emitted=%d filtered_out=%s",
+            "%s: run summary: mode=%s requests=%s retries=%s records_emitted=%d filtered_out=%s"
+            " payload_fetches=%s",
             self.name,
             plan.mode,
             self.summary["requests"],
             self.summary["retries"],
             count,
             self.summary["filtered_out"],
+            self.summary["payload_fetches"],
         )
+
+
+def _since(before: Mapping[str, int], now: Mapping[str, int]) -> dict[str, int]:
+    """The counts added since ``before``, by endpoint (endpoints with none left out)."""
+    return {key: now[key] - before.get(key, 0) for key in sorted(now) if now[key] - before.get(key, 0)}
+
+
+def event_params(types: list[str], gte: int | None, lt: int | None) -> list[tuple[str, Any]]:
+    """``GET /v1/events`` parameters: the types, then the created range and page size."""
+    return [("types[]", t) for t in types] + list_params(gte, lt)
+
+
+def event_object(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An event's ``data.object`` (empty when absent)."""
+    return (event.get("data") or {}).get("object") or {}
+
+
+def previous_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
+    """An event's ``data.previous_attributes`` (empty when absent)."""
+    return (event.get("data") or {}).get("previous_attributes") or {}
+
+
+def all_lines(api: StripeAPI, invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every line of an invoice: the embedded ones, or (``lines.has_more``) the full lines list."""
+    lines = invoice.get("lines") or {}
+    if not lines.get("has_more"):
+        return list(lines.get("data") or [])
+    path = payload_versions.object_path("invoices", str(invoice["id"]), "/lines")
+    return list(api.list_all(path, list_params()))

@@ -8,7 +8,9 @@ works on dicts in both payload shapes anyway. Query strings are built here (``ty
 
 The library's own retries are off (``max_network_retries=0``: it only retries a 429 that carries
 ``Stripe-Should-Retry: true``); this module retries 429, 5xx and connection errors with exponential
-backoff and full jitter, then fails with one clear message. Every HTTP attempt is counted by endpoint.
+backoff and full jitter (waiting longer when Stripe's ``Retry-After`` asks for it), then fails with one
+clear message. Every HTTP attempt is counted by endpoint. Request starts are paced under two limits:
+all requests together, and each endpoint on its own (Stripe's 25/s per endpoint by default).
 """
 
 from __future__ import annotations
@@ -25,36 +27,18 @@ from urllib.parse import urlencode
 import stripe
 
 from tap_stripe_billing.errors import StripeAccessError, redact
+from tap_stripe_billing.pacing import (
+    BACKOFF_CAP_SECONDS,
+    MAX_RETRIES,
+    RateLimiter,
+    backoff_delay,
+    retry_after,
+)
+from tap_stripe_billing.settings import DEFAULTS  # the defaults live in the config schema only
+
+__all__ = ["RateLimiter", "StripeAPI", "backoff_delay", "build_path", "endpoint_name", "list_params"]
 
 QueryParams = Sequence[tuple[str, Any]]
-
-
-class RateLimiter:
-    """Thread-safe pacing: at most ``rate`` request starts per second across all threads."""
-
-    def __init__(
-        self,
-        rate: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._interval = 1.0 / rate if rate and rate > 0 else 0.0
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._next = 0.0
-
-    def acquire(self) -> None:
-        """Wait for this caller's slot."""
-        if self._interval <= 0:
-            return
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next)
-            self._next = slot + self._interval
-        wait = slot - now
-        if wait > 0:
-            self._sleep(wait)
 
 
 def endpoint_name(method: str, path: str) -> str:
@@ -71,10 +55,21 @@ def resource_name(path: str) -> str:
     return parts[2] if len(parts) > 2 else path
 
 
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Full-jitter exponential backoff: uniform(0, min(cap, base x 2^attempt)), at least 10% of it."""
-    ceiling = min(cap, base * (2**attempt))
-    return rng.uniform(ceiling * 0.1, ceiling)
+PAGE_SIZE = 100  # Stripe's largest page
+
+
+def list_params(
+    gte: int | None = None, lt: int | None = None, *, limit: int = PAGE_SIZE
+) -> list[tuple[str, Any]]:
+    """The ``created[gte]``/``created[lt]`` bounds (each only when given) and ``limit`` of every list
+    read: callers put their filters before these and their ``expand[]`` after."""
+    params: list[tuple[str, Any]] = []
+    if gte is not None:
+        params.append(("created[gte]", gte))
+    if lt is not None:
+        params.append(("created[lt]", lt))
+    params.append(("limit", limit))
+    return params
 
 
 def build_path(path: str, params: QueryParams = ()) -> str:
@@ -98,17 +93,19 @@ def _is_retryable(exc: stripe.StripeError) -> bool:
 
 
 class StripeAPI:
-    """A small, thread-safe Stripe reader."""
+    """A small, thread-safe Stripe reader: one per run, shared by every stream and thread (so its rate
+    limits hold for the run). ``requests`` and ``retries`` count the run's attempts by endpoint."""
 
     def __init__(
         self,
         api_key: str,
-        api_url: str = "https://api.stripe.com",
+        api_url: str = DEFAULTS["api_url"],
         *,
-        max_requests_per_second: float = 20,
-        max_retries: int = 6,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
+        max_requests_per_second: float = DEFAULTS["max_requests_per_second"],
+        max_requests_per_second_per_endpoint: float | None = DEFAULTS["max_requests_per_second_per_endpoint"],
+        backoff_base: float = DEFAULTS["backoff_base_seconds"],
+        max_retries: int = MAX_RETRIES,
+        backoff_cap: float = BACKOFF_CAP_SECONDS,
         timeout: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -118,7 +115,9 @@ class StripeAPI:
             max_network_retries=0,
             http_client=stripe.RequestsClient(timeout=timeout),
         )
-        self._limiter = RateLimiter(max_requests_per_second)
+        self._limiter = RateLimiter(
+            max_requests_per_second, per_endpoint=max_requests_per_second_per_endpoint
+        )
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
@@ -138,7 +137,7 @@ class StripeAPI:
         record, that the key is accepted and may read invoices. Without a Date header: the local clock.
         """
         if self.server_time is None:
-            self.get("/v1/invoices", [("limit", 1), ("status", "paid")])
+            self.get("/v1/invoices", [("status", "paid"), *list_params(limit=1)])
         return self.server_time if self.server_time is not None else int(time.time())
 
     def _note_server_time(self, headers: Any) -> None:
@@ -168,7 +167,7 @@ class StripeAPI:
         endpoint = endpoint_name("GET", path)
         attempt = 0
         while True:
-            self._limiter.acquire()
+            self._limiter.acquire(endpoint)
             with self._lock:
                 self.requests[endpoint] += 1
             try:
@@ -182,7 +181,7 @@ class StripeAPI:
                 if _is_retryable(exc) and attempt < self._max_retries:
                     with self._lock:
                         self.retries[endpoint] += 1
-                    self._sleep(backoff_delay(attempt, self._backoff_base, self._backoff_cap, self._rng))
+                    self._sleep(self._retry_delay(attempt, exc))
                     attempt += 1
                     continue
                 raise self._translate(exc, path, attempts=attempt + 1) from None
@@ -191,6 +190,12 @@ class StripeAPI:
             if not isinstance(data, dict):
                 raise StripeAccessError(f"Stripe returned a non-object body for GET {path}")
             return data
+
+    def _retry_delay(self, attempt: int, exc: stripe.StripeError) -> float:
+        """The backoff, or longer when Stripe's ``Retry-After`` asks for longer."""
+        delay = backoff_delay(attempt, self._backoff_base, self._backoff_cap, self._rng)
+        asked = retry_after(getattr(exc, "headers", None))
+        return delay if asked is None else max(delay, asked)
 
     def _translate(self, exc: stripe.StripeError, path: str, *, attempts: int) -> StripeAccessError:
         resource = resource_name(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from tap_stripe_billing.payload_versions import object_path
 from tap_stripe_billing.records import clean_email
 
 
@@ -22,12 +23,15 @@ class CustomerEmails:
     def __init__(self, api: CustomerSource) -> None:
         self._api = api
         self._emails: dict[str, str | None] = {}
-        self.fetches = 0
 
     def remember(self, customer: object) -> None:
         """Keep the email of an expanded customer object (lists read with ``expand[]=data.customer``)."""
         if isinstance(customer, Mapping) and customer.get("id"):
             self._emails[str(customer["id"])] = clean_email(customer.get("email"))
+
+    def of_invoice(self, invoice: Mapping[str, Any]) -> str | None:
+        """An invoice's email: its own ``customer_email`` (trimmed), else its customer's."""
+        return clean_email(invoice.get("customer_email")) or self.email(invoice.get("customer"))
 
     def email(self, customer: object) -> str | None:
         """The email of a customer given as an id or an expanded object."""
@@ -38,7 +42,6 @@ class CustomerEmails:
             return None
         customer_id = str(customer)
         if customer_id not in self._emails:
-            self.fetches += 1
-            body = self._api.get(f"/v1/customers/{customer_id}", missing_ok=True)
+            body = self._api.get(object_path("customers", customer_id), missing_ok=True)
             self._emails[customer_id] = clean_email(body.get("email")) if body else None
         return self._emails[customer_id]

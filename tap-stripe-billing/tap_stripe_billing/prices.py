@@ -16,6 +16,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from tap_stripe_billing.client import list_params
+from tap_stripe_billing.payload_versions import object_path
 from tap_stripe_billing.records import PriceInfo, price_info_from_payload
 
 
@@ -42,13 +44,12 @@ class PriceCache:
         self._walked = single_only
         self._walking: threading.Thread | None = None
         self._walk_error: BaseException | None = None
-        self.single_fetches = 0
         self.walk_pages: int | None = None  # pages of this run's walk (None: no walk)
 
     def _walk(self) -> None:
         found: dict[str, PriceInfo | None] = {}
         count = 0
-        params = [("limit", 100), ("expand[]", "data.product"), ("expand[]", "data.tiers")]
+        params = [*list_params(), ("expand[]", "data.product"), ("expand[]", "data.tiers")]
         for price in self._api.list_all("/v1/prices", params):
             found[str(price["id"])] = price_info_from_payload(price)
             count += 1
@@ -85,9 +86,8 @@ class PriceCache:
         """Info for a price id: the walk, else one fetch, else the embedded payload."""
         self.warm()
         if price_id not in self._prices:
-            self.single_fetches += 1
-            params = [("expand[]", "product"), ("expand[]", "tiers")]
-            body = self._api.get(f"/v1/prices/{price_id}", params, missing_ok=True)
+            path = object_path("prices", price_id)  # legacy plan ids may hold "/", spaces, "#"
+            body = self._api.get(path, [("expand[]", "product"), ("expand[]", "tiers")], missing_ok=True)
             self._prices[price_id] = price_info_from_payload(body) if body else None
         info = self._prices[price_id]
         if info is None and embedded is not None:

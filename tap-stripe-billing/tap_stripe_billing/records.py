@@ -11,11 +11,12 @@ Everything here works on plain dicts as Stripe sends them (JSON), in both shapes
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from tap_stripe_billing.windows import iso_utc  # records' times; re-exported as ``records.iso_utc``
 
 # Stripe's API exponents: the one table of this package (Stripe's currencies page, "zero-decimal" and
 # "special cases"; SPEC §2). Every currency not listed is 2, and so are ISK and UGX although they have no
@@ -157,13 +158,6 @@ def billing_length_months(interval: str | None, interval_count: int | None) -> D
         return None
     count = Decimal(int(interval_count or 1))
     return _plain((count * _MONTHS_PER_UNIT[interval]).quantize(_FOUR_PLACES))
-
-
-def iso_utc(epoch_seconds: int | None) -> str | None:
-    """Unix seconds → ISO 8601 UTC (``2024-05-01T12:00:00+00:00``)."""
-    if epoch_seconds is None:
-        return None
-    return dt.datetime.fromtimestamp(int(epoch_seconds), tz=dt.timezone.utc).isoformat()
 
 
 # -- invoice fields -------------------------------------------------------------------------------------
@@ -312,7 +306,8 @@ def build_record(
     main = main_line([parse_line(line) for line in lines])
     info: PriceInfo | None = None
     if main is not None and main.price_id:
-        info = price_lookup(main.price_id, main.embedded_price)
+        # A price Stripe no longer has (a deleted legacy plan: 404) still names a plan level: its id.
+        info = price_lookup(main.price_id, main.embedded_price) or PriceInfo(main.price_id)
     currency = str(invoice.get("currency") or "").lower()
     amount_minor = int(invoice.get("amount_paid") or 0)
     return {
@@ -333,37 +328,3 @@ def build_record(
         "period_end": iso_utc(main.period_end) if main is not None else None,
         "livemode": bool(invoice.get("livemode")),
     }
-
-
-# What ``build_record`` and ``filter_reason`` read of an invoice, a line and an expanded customer:
-# everything else of a listed page is dropped before it is queued (``slim_invoice``).
-_INVOICE_KEYS = frozenset(
-    (
-        "id", "object", "livemode", "status", "status_transitions", "amount_paid", "currency",
-        "customer", "customer_email", "billing_reason", "parent", "subscription", "lines", "created",
-    )
-)  # fmt: skip
-_LINE_KEYS = frozenset(
-    (
-        "id", "object", "amount", "currency", "period", "pricing", "price", "plan", "parent",
-        "proration", "type", "subscription", "subscription_item", "quantity",
-    )
-)  # fmt: skip
-
-
-def slim_invoice(invoice: Mapping[str, Any]) -> dict[str, Any]:
-    """The invoice with only the keys the record rules read (a listed invoice with its customer expanded
-    is several kilobytes of Python objects; a backfill queues many pages of them)."""
-    slim = {key: value for key, value in invoice.items() if key in _INVOICE_KEYS}
-    customer = slim.get("customer")
-    if isinstance(customer, Mapping):
-        slim["customer"] = {key: customer.get(key) for key in ("id", "object", "email")}
-    lines = slim.get("lines")
-    if isinstance(lines, Mapping):
-        data = [
-            {key: value for key, value in line.items() if key in _LINE_KEYS}
-            for line in lines.get("data") or []
-            if isinstance(line, Mapping)
-        ]
-        slim["lines"] = {"object": "list", "data": data, "has_more": bool(lines.get("has_more"))}
-    return slim

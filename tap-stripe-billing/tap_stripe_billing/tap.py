@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import sys
+from functools import cached_property
 from typing import Any
 
 from singer_sdk import Stream, Tap
-from singer_sdk import typing as th
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage
 
+from tap_stripe_billing.changed_stream import SubscriptionChangedStream
+from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.errors import TapStripeBillingError
-from tap_stripe_billing.lifecycle_streams import (
-    SubscriptionCanceledStream,
-    SubscriptionChangedStream,
-    SubscriptionRefundedStream,
-)
+from tap_stripe_billing.lifecycle_streams import SubscriptionCanceledStream
 from tap_stripe_billing.memory import cap_malloc_arenas
-from tap_stripe_billing.settings import check_settings
+from tap_stripe_billing.refunded_stream import SubscriptionRefundedStream
+from tap_stripe_billing.run import Run, RunClock
+from tap_stripe_billing.settings import CONFIG_SCHEMA, Settings
 from tap_stripe_billing.streams import SubscriptionBilledStream
 
 
@@ -63,102 +63,49 @@ class RecordBufferingWriter(SingerWriter):
         sys.stdout.flush()
 
 
-# A number, or a string of one: Meltano hands `kind: decimal` settings set in the environment to
-# plugins as strings at best (and crashes on them at worst), so meltano.yml declares these as strings.
-DECIMAL = th.CustomType({"type": ["number", "string"], "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*$"})
-
-
 class TapStripeBilling(Tap):
     """Singer tap for successful live Stripe subscription payments."""
 
     name = "tap-stripe-billing"
     message_writer_class = RecordBufferingWriter
-
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_key",
-            th.StringType,
-            required=True,
-            secret=True,
-            description="Stripe secret or restricted key (sk_live_..., rk_live_...)",
-        ),
-        th.Property(
-            "start_date", th.DateTimeType, description="Earliest paid_at to import (none = whole history)"
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            default="https://api.stripe.com",
-            description="Stripe API base. Plain http only for loopback hosts",
-        ),
-        th.Property(
-            "allow_test_mode",
-            th.BooleanType,
-            default=False,
-            description="Accept a test-mode key (sk_test_/rk_test_) and import test-mode payments too",
-        ),
-        th.Property(
-            "include_zero_amount",
-            th.BooleanType,
-            default=False,
-            description="Also emit paid invoices with amount_paid == 0 (trials, 100% coupons)",
-        ),
-        th.Property(
-            "max_requests_per_second",
-            DECIMAL,
-            default=20,
-            description="Client-side request rate limit (Stripe allows 100/s live)",
-        ),
-        th.Property(
-            "lag_minutes",
-            th.IntegerType,
-            default=5,
-            description="Never read the last few minutes (Stripe lists and events are eventually consistent)",
-        ),
-        th.Property(
-            "overlap_minutes",
-            th.IntegerType,
-            default=60,
-            description="Re-read this much before the bookmark to catch late events (deduplicated)",
-        ),
-        th.Property(
-            "created_slack_days",
-            th.IntegerType,
-            default=62,
-            description=(
-                "Backfill lists invoices created this many days before the lower bound, because invoices are"
-                " paid after creation (Stripe's longest retry schedule is 2 months)"
-            ),
-        ),
-        th.Property(
-            "backoff_base_seconds",
-            DECIMAL,
-            default=0.5,
-            description=(
-                "Retries of 429, 5xx and connection errors (6 per request) wait up to this long the first"
-                " time, doubling each time (capped at 30 s); lower it only for tests against a stand-in"
-            ),
-        ),
-        th.Property(
-            "backfill_parallelism",
-            th.IntegerType,
-            default=16,
-            description="Concurrent created-time slices in a backfill (1 = sequential)",
-        ),
-    ).to_dict()
+    config_jsonschema = CONFIG_SCHEMA
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Our one-line checks first (missing key, pk_, test key, plain http), then the JSON schema."""
+        """Our one-line checks first (missing key, pk_, test key, plain http, ...), then the JSON schema."""
+        # A private singer-sdk hook: see sdk_private.py.
         if raise_errors:
-            check_settings(self.config)
+            self.settings  # noqa: B018 (built, and so checked, now)
         return super()._validate_config(raise_errors=raise_errors)
 
+    @cached_property
+    def settings(self) -> Settings:
+        """The run's settings, checked and parsed once."""
+        return Settings.from_config(self.config)
+
+    def build_api(self) -> StripeAPI:
+        """The run's one Stripe client: every stream and thread shares its rate limits."""
+        settings = self.settings
+        return StripeAPI(
+            settings.api_key,
+            settings.api_url,
+            max_requests_per_second=settings.max_requests_per_second,
+            max_requests_per_second_per_endpoint=settings.max_requests_per_second_per_endpoint,
+            backoff_base=settings.backoff_base_seconds,
+        )
+
+    @cached_property
+    def run(self) -> Run:
+        """The settings, the Stripe client and the clock this run's streams share."""
+        api = self.build_api()
+        return Run(self.settings, api, RunClock(api))
+
     def discover_streams(self) -> list[Stream]:
+        run = self.run
         return [
-            SubscriptionBilledStream(self),
-            SubscriptionChangedStream(self),
-            SubscriptionCanceledStream(self),
-            SubscriptionRefundedStream(self),
+            SubscriptionBilledStream(self, run),
+            SubscriptionChangedStream(self, run),
+            SubscriptionCanceledStream(self, run),
+            SubscriptionRefundedStream(self, run),
         ]
 
     @classmethod

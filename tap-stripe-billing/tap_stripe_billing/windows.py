@@ -19,6 +19,7 @@ Both modes also drop invoices paid before ``start_date``.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,6 +65,13 @@ class ReadPlan:
     def empty(self) -> bool:
         """Nothing can be read (the lower bound is not below U)."""
         return self.created_gte is not None and self.created_gte >= self.upper
+
+
+def iso_utc(epoch_seconds: int | None) -> str | None:
+    """Unix seconds → ISO 8601 UTC (``2024-05-01T12:00:00+00:00``): records and bookmarks alike."""
+    if epoch_seconds is None:
+        return None
+    return dt.datetime.fromtimestamp(int(epoch_seconds), tz=dt.timezone.utc).isoformat()
 
 
 def upper_bound(now: int, settings: WindowSettings) -> int:

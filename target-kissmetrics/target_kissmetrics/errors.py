@@ -19,9 +19,19 @@ class InvalidInput(TargetKissmetricsError):
 class DeliveryFailed(TargetKissmetricsError):
     """Some events could not be delivered after retries; no STATE is emitted past them."""
 
-    def __init__(self, message: str, not_delivered: int) -> None:
+
+class JournalError(TargetKissmetricsError):
+    """The delivery journal could not be written (a full disk, an I/O error): the run stops, no STATE is
+    emitted past the events involved, and those left ``pending`` are re-sent by the next run."""
+
+
+class Interrupted(TargetKissmetricsError):
+    """SIGINT or SIGTERM: nothing new was sent, requests in flight finished, no STATE past what was not
+    delivered. The CLI exits 128 + the signal's number (130, 143), as a shell does."""
+
+    def __init__(self, message: str, signum: int) -> None:
         super().__init__(message)
-        self.not_delivered = not_delivered
+        self.exit_code = 128 + signum
 
 
 class SkipRecord(Exception):

@@ -112,6 +112,11 @@ class EventBuilder:
             value = record.get(spec.field)
             if value is None:
                 continue
+            if spec.format == "test_mode":  # only a test-mode record gets the property
+                if value is not False:
+                    continue
+                parts.append(encoded_name + "test")
+                continue
             try:
                 text = self._formatters[spec.format](value, record)
             except ValueError:

@@ -1,9 +1,22 @@
 """Event mappings: which KISSmetrics event, identity, time and properties a stream's records become.
 
 Built-in mappings cover the four streams of ``tap-stripe-billing``. The ``event_mappings`` setting adds
-mappings for other streams, or changes a built-in one: its keys are laid over the built-in entry of the
-same stream (so ``{"subscription_billed": {"identity_field": "billing_email"}}`` changes only the
-identity), and a ``properties`` object given there replaces the built-in properties as a whole.
+mappings for other streams, or changes a built-in one. How an entry merges with the built-in entry of
+the same stream:
+
+- every key but ``properties`` and ``remove_properties`` replaces the built-in value (so
+  ``{"subscription_billed": {"identity_field": "billing_email"}}`` changes only the identity; giving
+  ``event_name`` drops a built-in ``event_name_field``/``event_names`` and the other way round);
+- ``properties`` is merged property by property: a name the built-in entry has is replaced, a new name
+  is added, every other built-in property stays;
+- ``remove_properties`` (a list of property names) removes built-in properties; naming one the merged
+  mapping does not have is an error.
+
+(Earlier versions let a ``properties`` object replace the built-in properties as a whole.)
+
+Every field a mapping names must be in the stream's SCHEMA when it arrives, or the run stops with one
+line before any record is read; only ``fallback_identity_field`` and properties marked ``optional`` may
+name a field the schema lacks.
 
 A mapping entry (all names are record fields unless said otherwise)::
 
@@ -16,11 +29,19 @@ A mapping entry (all names are record fields unless said otherwise)::
     key_fields               the record key: journal key and the name of a skipped record in the summary
                              (default: the stream's key properties)
     currency_field           the ISO currency of ``amount`` properties (default ``currency``)
-    properties               {KISSmetrics property name: field} or {name: {"field": f, "format": fmt}}
+    properties               {KISSmetrics property name: field} or
+                             {name: {"field": f, "format": fmt, "optional": true|false}}
+    remove_properties        [built-in property names to leave out]
 
 Formats: ``string`` (default, as written), ``amount`` (exactly the currency's decimals),
 ``negative_amount`` (the same, negated: refunds), ``length`` (a number without trailing zeros),
-``upper`` (trimmed, upper-case). A property whose field is null or missing is left out of the event.
+``upper`` (trimmed, upper-case), ``test_mode`` (``test`` when the field is false, e.g. ``livemode``;
+the property is left out when it is true). A property whose field is null or missing in a record is
+left out of the event.
+
+Every built-in mapping carries ``Stripe Mode`` (``livemode``, ``test_mode``, optional): events from a
+test-mode Stripe key say ``Stripe Mode=test``; live events carry no such property, so their requests are
+byte-identical to those of earlier versions.
 
 Example for a different tap, a hypothetical ``tap-shopify`` ``orders`` stream::
 
@@ -54,7 +75,7 @@ from typing import Any
 
 from target_kissmetrics.errors import ConfigError
 
-FORMATS = ("string", "amount", "negative_amount", "length", "upper")
+FORMATS = ("string", "amount", "negative_amount", "length", "upper", "test_mode")
 
 
 @dataclass(frozen=True)
@@ -64,6 +85,7 @@ class PropertySpec:
     name: str
     field: str
     format: str = "string"
+    optional: bool = False  # the field may be missing from the stream's schema
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,9 @@ class EventMapping:
         return [self.event_name] if self.event_name else list(self.event_names.values())
 
 
+# Test-mode events are marked; live ones carry nothing extra (their bytes stay as they were).
+STRIPE_MODE = {"field": "livemode", "format": "test_mode", "optional": True}
+
 # The built-in mappings, in the same shape as the ``event_mappings`` setting.
 DEFAULT_MAPPINGS: dict[str, dict[str, Any]] = {
     "subscription_billed": {
@@ -98,6 +123,7 @@ DEFAULT_MAPPINGS: dict[str, dict[str, Any]] = {
             "Billing Amount": {"field": "amount", "format": "amount"},
             "Subscription Billing Currency": {"field": "currency", "format": "upper"},
             "Stripe Invoice ID": "invoice_id",
+            "Stripe Mode": STRIPE_MODE,
         },
     },
     "subscription_changed": {
@@ -110,6 +136,7 @@ DEFAULT_MAPPINGS: dict[str, dict[str, Any]] = {
             "Subscription Billing Length": {"field": "billing_length_months", "format": "length"},
             "Subscription Plan Level": "plan_level",
             "Stripe Subscription ID": "subscription_id",
+            "Stripe Mode": STRIPE_MODE,
         },
     },
     "subscription_canceled": {
@@ -119,6 +146,7 @@ DEFAULT_MAPPINGS: dict[str, dict[str, Any]] = {
         "properties": {
             "Subscription Cancelation Reason": "cancelation_reason",
             "Stripe Subscription ID": "subscription_id",
+            "Stripe Mode": STRIPE_MODE,
         },
     },
     "subscription_refunded": {
@@ -132,6 +160,7 @@ DEFAULT_MAPPINGS: dict[str, dict[str, Any]] = {
             "Subscription Refund Reason": "reason",
             "Stripe Invoice ID": "invoice_id",
             "Stripe Refund ID": "refund_id",
+            "Stripe Mode": STRIPE_MODE,
         },
     },
 }
@@ -146,6 +175,7 @@ _KNOWN_KEYS = {
     "key_fields",
     "currency_field",
     "properties",
+    "remove_properties",
 }
 
 
@@ -161,13 +191,21 @@ def _property(stream: str, name: str, spec: object) -> PropertySpec:
     if isinstance(spec, str):
         return PropertySpec(name=name, field=spec)
     if isinstance(spec, Mapping):
+        unknown = set(spec) - {"field", "format", "optional"}
+        if unknown:
+            raise ConfigError(
+                f"event_mappings.{stream}.properties.{name} has unknown keys: {', '.join(sorted(unknown))}"
+            )
         source = _text(stream, f"properties.{name}.field", spec.get("field"))
         fmt = spec.get("format", "string")
         if fmt not in FORMATS:
             raise ConfigError(
                 f"event_mappings.{stream}.properties.{name}.format must be one of {', '.join(FORMATS)}"
             )
-        return PropertySpec(name=name, field=str(source), format=str(fmt))
+        optional = spec.get("optional", False)
+        if not isinstance(optional, bool):
+            raise ConfigError(f"event_mappings.{stream}.properties.{name}.optional must be true or false")
+        return PropertySpec(name=name, field=str(source), format=str(fmt), optional=optional)
     raise ConfigError(f"event_mappings.{stream}.properties.{name} must be a field name or an object")
 
 
@@ -205,19 +243,43 @@ def parse_mapping(stream: str, entry: Mapping[str, Any]) -> EventMapping:
     )
 
 
+def _merge(stream: str, base: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """One configured entry laid over the built-in one (see the module docstring)."""
+    merged = {**base, **{k: v for k, v in entry.items() if k not in ("properties", "remove_properties")}}
+    if "event_name" in entry and "event_name_field" not in entry:
+        merged.pop("event_name_field", None)
+        merged.pop("event_names", None)
+    if "event_name_field" in entry and "event_name" not in entry:
+        merged.pop("event_name", None)
+    added = entry.get("properties") or {}
+    if not isinstance(added, Mapping):
+        raise ConfigError(f"event_mappings.{stream}.properties must be an object")
+    properties = {**dict(base.get("properties") or {}), **added}
+    removed = entry.get("remove_properties") or []
+    if isinstance(removed, str) or not isinstance(removed, list):
+        raise ConfigError(f"event_mappings.{stream}.remove_properties must be a list of property names")
+    for name in removed:
+        if name not in properties:
+            known = ", ".join(sorted(properties)) or "none"
+            raise ConfigError(
+                f"event_mappings.{stream}.remove_properties names {name!r}, which is not a property "
+                f"of the mapping (properties: {known})"
+            )
+        del properties[name]
+    merged["properties"] = properties
+    return merged
+
+
 def resolve_mappings(configured: Mapping[str, Any] | None) -> dict[str, EventMapping]:
-    """Built-in mappings with the ``event_mappings`` setting laid over them."""
+    """Built-in mappings with the ``event_mappings`` setting merged into them."""
     merged: dict[str, dict[str, Any]] = {name: dict(entry) for name, entry in DEFAULT_MAPPINGS.items()}
     for default in merged.values():
         default.setdefault("fallback_identity_field", "customer_id")
     for stream, entry in (configured or {}).items():
         if not isinstance(entry, Mapping):
             raise ConfigError(f"event_mappings.{stream} must be an object")
-        base = merged.get(stream, {})
-        if "event_name" in entry:
-            base.pop("event_name_field", None)
-            base.pop("event_names", None)
-        if "event_name_field" in entry:
-            base.pop("event_name", None)
-        merged[stream] = {**base, **entry}
+        unknown = set(entry) - _KNOWN_KEYS
+        if unknown:
+            raise ConfigError(f"event_mappings.{stream} has unknown keys: {', '.join(sorted(unknown))}")
+        merged[stream] = _merge(stream, merged.get(stream, {}), entry)
     return {stream: parse_mapping(stream, entry) for stream, entry in merged.items()}

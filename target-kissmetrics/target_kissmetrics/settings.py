@@ -20,6 +20,10 @@ DEFAULT_TRACKING_URL = "https://trk.kissmetrics.io"
 # plugins as strings at best (and crashes on them at worst), so meltano.yml declares these as strings.
 DECIMAL = th.CustomType({"type": ["number", "string"], "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*$"})
 
+# Checked in Settings.from_config, which names the setting: Meltano's `kind: integer` crashes on "0.5"
+# from the environment with a line that does not, so meltano.yml declares it as a string.
+WHOLE_NUMBER = th.CustomType({"type": ["number", "string"]})
+
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "api_key",
@@ -64,21 +68,27 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "event_mappings",
         th.ObjectType(additional_properties=True),
-        description="Stream name -> event mapping, laid over the built-in ones (target_kissmetrics.mapping).",
+        description=(
+            "Stream name -> event mapping, merged with the built-in ones: properties are merged by name,"
+            " remove_properties drops built-in ones, other keys replace (target_kissmetrics.mapping)."
+        ),
     ),
     th.Property(
         "journal_path",
         th.StringType,
         description=(
-            "Delivery journal (SQLite). Default: $MELTANO_PROJECT_ROOT/.meltano/run/target-kissmetrics/"
-            "journal.sqlite, else ./.target-kissmetrics/journal.sqlite."
+            "Delivery journal (SQLite, owner-only). Default: $MELTANO_PROJECT_ROOT/.target-kissmetrics/"
+            "<Meltano environment>/journal.sqlite, else ./.target-kissmetrics/journal.sqlite."
         ),
     ),
     th.Property(
         "journal_retention_days",
-        th.NumberType,
-        default=60,
-        description="Journal entries older than this are pruned at start.",
+        WHOLE_NUMBER,
+        default=0,
+        description=(
+            "0 keeps delivered entries forever. N > 0 prunes those older than N days at start: a replay "
+            "reaching further back (state clear, --full-refresh) re-sends their records."
+        ),
     ),
 ).to_dict()
 
@@ -90,6 +100,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def whole_days(value: Any) -> int:
+    """``journal_retention_days`` as a whole number of days, 0 or more, else one line naming it."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit():
+        raise ConfigError(
+            f"journal_retention_days must be a whole number of days, 0 or more (0 keeps every entry "
+            f"forever); got {text[:20]!r}"
+        )
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -104,7 +127,8 @@ class Settings:
     lowercase_identity: bool
     use_fallback: bool
     journal_path: Path
-    journal_retention_days: float
+    journal_path_is_default: bool
+    journal_retention_days: int
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -146,5 +170,6 @@ class Settings:
             lowercase_identity=bool(config.get("lowercase_identity", True)),
             use_fallback=fallback == "customer_id",
             journal_path=Path(journal).expanduser() if journal else default_journal_path(),
-            journal_retention_days=float(config.get("journal_retention_days", 60)),
+            journal_path_is_default=not journal,
+            journal_retention_days=whole_days(config.get("journal_retention_days", 0)),
         )

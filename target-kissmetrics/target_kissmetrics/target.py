@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-import io
-import json
-import re
+import signal
 import sys
 import typing as t
 
 from singer_sdk import Target
 from singer_sdk.exceptions import RecordsWithoutSchemaException
-from singer_sdk.io_base import SingerReader
-from singer_sdk.plugin_base import _ConfigInput
-from singer_sdk.singerlib.exceptions import InvalidInputLine, SingerReadError
-from singer_sdk.singerlib.json import deserialize_json
+from singer_sdk.singerlib.exceptions import SingerReadError
 
 from target_kissmetrics import __version__
-from target_kissmetrics.errors import ConfigError, DeliveryFailed, InvalidInput, TargetKissmetricsError
+from target_kissmetrics.delivery import DeliveryRun
+from target_kissmetrics.errors import (
+    ConfigError,
+    DeliveryFailed,
+    Interrupted,
+    InvalidInput,
+    TargetKissmetricsError,
+)
 from target_kissmetrics.events import record_key
-from target_kissmetrics.journal import Journal
+from target_kissmetrics.interrupt import make_handler
+from target_kissmetrics.journal import Journal, adopt_legacy_journal
 from target_kissmetrics.mapping import EventMapping, resolve_mappings
+from target_kissmetrics.reader import STOPPED, QuietSingerReader, input_error_line
 from target_kissmetrics.redact import install_redaction, redact
+from target_kissmetrics.sdk_private import StateGate, _ConfigInput, replace_termination_handlers
 from target_kissmetrics.settings import CONFIG_SCHEMA, Settings
-from target_kissmetrics.sinks import KissmetricsSink
+from target_kissmetrics.sinks import KissmetricsSink, SinkNeeds
 from target_kissmetrics.summary import RunSummary
 from target_kissmetrics.transport import Transport
 from target_kissmetrics.validation import check_mapping
@@ -33,60 +38,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
 
 
-_STOPPED = "the run stopped there and no STATE was emitted past it"
-
-
-def input_error_line(exc: Exception) -> str | None:
-    """One line for broken Singer input the SDK reports (never quoting the line: it may hold an email)."""
-    text = str(exc)
-    if isinstance(exc, SingerReadError):
-        if text.startswith("Unable to parse line as JSON"):
-            return f"Invalid Singer input: a line is not valid JSON; {_STOPPED}"
-        missing = re.match(r"Line is missing required (.{1,80}?) key\(s\)", text)
-        if missing:
-            return f"Invalid Singer input: a message lacks its required {missing.group(1)} key(s); {_STOPPED}"
-        return f"Invalid Singer input: a line is not a Singer message; {_STOPPED}"
-    if isinstance(exc, RecordsWithoutSchemaException):
-        stream = re.search(r"stream '(.{0,80}?)'", text)
-        name = repr(stream.group(1)) if stream else "?"
-        return f"Invalid Singer input: a RECORD for stream {name} came before its SCHEMA; {_STOPPED}"
-    if isinstance(exc, ValueError) and text.startswith("Unknown message type"):
-        kind = re.match(r"Unknown message type '(.{0,40}?)'", text)
-        return f"Invalid Singer input: unknown message type {kind.group(1) if kind else '?'!r}; {_STOPPED}"
-    return None
-
-
-class QuietSingerReader(SingerReader):
-    """The SDK's reader, minus its log of an unparsable line (the line may hold an email) and traceback."""
-
-    def deserialize_json(self, line: str) -> dict:
-        try:
-            return deserialize_json(line)
-        except json.JSONDecodeError:
-            raise InvalidInputLine("Unable to parse line as JSON") from None
-
-    @property
-    def default_input(self) -> t.IO[str]:  # type: ignore[override]
-        """stdin read 1 MiB at a time rather than 8 KiB: each read releases the GIL, and getting it back
-        from busy delivery threads can take a whole switch interval (5 ms), so with 8 KiB reads this
-        thread spent more time waiting than parsing."""
-        return large_buffer_stdin()
-
-
-def large_buffer_stdin() -> t.IO[str]:
-    """``sys.stdin`` with a 1 MiB buffer (``sys.stdin`` itself when it is not a file descriptor)."""
-    stdin = sys.stdin
-    try:
-        fd = stdin.fileno()
-    except (AttributeError, OSError, ValueError):
-        return stdin
-    raw = io.FileIO(fd, "rb", closefd=False)
-    return io.TextIOWrapper(
-        io.BufferedReader(raw, 1 << 20), encoding=stdin.encoding or "utf-8", errors=stdin.errors
-    )
-
-
-class TargetKissmetrics(Target):
+class TargetKissmetrics(StateGate):
     """Delivers records as KISSmetrics events (``GET /e``), exactly once in KISSmetrics' view."""
 
     name = "target-kissmetrics"
@@ -110,25 +62,73 @@ class TargetKissmetrics(Target):
             setup_mapper=setup_mapper,
             **kwargs,
         )
+        reader = self.message_reader
+        assert isinstance(reader, QuietSingerReader)
+        self.stop = reader.stop
+        replace_termination_handlers(make_handler(self.stop, lambda: reader.reading, self._announce_stop))
         self.settings = Settings.from_config(self.config)
         install_redaction([self.settings.api_key], [self.logger])
         self.mappings: dict[str, EventMapping] = resolve_mappings(self.config.get("event_mappings"))
         for mapping in self.mappings.values():
             check_mapping(mapping)
         self.summary = RunSummary()
-        self.journal: Journal | None = None
-        self.transport: Transport | None = None
+        self.delivery: DeliveryRun | None = None
         if not self.settings.dry_run:
-            self.journal = Journal(self.settings.journal_path, self.settings.journal_retention_days)
-            self.transport = Transport(
-                self.settings.tracking_url,
-                self.settings.api_key,
-                max_concurrency=self.settings.max_concurrency,
-                timeout_seconds=self.settings.timeout_seconds,
-                max_retries=self.settings.max_retries,
-                backoff_base_seconds=self.settings.backoff_base_seconds,
-                user_agent=f"target-kissmetrics/{__version__}",
+            self.delivery = DeliveryRun(
+                self._open_journal(),
+                Transport(
+                    self.settings.tracking_url,
+                    self.settings.api_key,
+                    max_concurrency=self.settings.max_concurrency,
+                    timeout_seconds=self.settings.timeout_seconds,
+                    max_retries=self.settings.max_retries,
+                    backoff_base_seconds=self.settings.backoff_base_seconds,
+                    user_agent=f"target-kissmetrics/{__version__}",
+                ),
+                self.summary,
+                self.stop,
+                self.logger,
             )
+            reader.on_start = self.delivery.recover_pending
+
+    def _open_journal(self) -> Journal:
+        path = self.settings.journal_path
+        if self.settings.journal_path_is_default and adopt_legacy_journal(path):
+            self.logger.warning("Copied the journal from .meltano/run/ (emptied by installs) to %s", path)
+        journal = Journal(path, self.settings.journal_retention_days)
+        used = journal.get_meta("lowercase_identity")
+        current = "true" if self.settings.lowercase_identity else "false"
+        if used is not None and used != current:
+            journal.close()
+            raise ConfigError(
+                f"lowercase_identity is {current}, but the events in the journal {path} were sent with "
+                f"{used}: people whose email has capitals would become second people in KISSmetrics; set it "
+                "back, or see the README (Operating it: lowercase_identity) to change it on purpose"
+            )
+        if used is None:
+            journal.set_meta("lowercase_identity", current)
+        return journal
+
+    def _announce_stop(self, signum: int) -> None:
+        self.logger.warning(
+            "Received %s: sending nothing more; requests in flight finish, then the run stops with no "
+            "STATE past undelivered events",
+            signal.Signals(signum).name,
+        )
+
+    def sink_needs(self, stream_name: str) -> SinkNeeds:
+        return SinkNeeds(
+            mapping=self.mappings[stream_name],
+            lowercase_identity=self.settings.lowercase_identity,
+            use_fallback=self.settings.use_fallback,
+            summary=self.summary,
+            delivery=self.delivery,
+            tracking_url=self.settings.tracking_url,
+        )
+
+    def state_may_be_written(self) -> bool:
+        """A dry run prints no STATE: Meltano would save the bookmark, and the real run send nothing."""
+        return not self.settings.dry_run
 
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         if stream_name not in self.mappings:
@@ -141,6 +141,9 @@ class TargetKissmetrics(Target):
 
     def process_endofpipe(self) -> None:
         super().process_endofpipe()
+        self.stop.check("everything read was delivered")
+        if self.settings.dry_run:
+            self.logger.info("Dry run: no STATE was emitted, so the bookmark stays where it was")
         self.logger.info("%s", self.summary.line())
         self.close()
 
@@ -154,15 +157,18 @@ class TargetKissmetrics(Target):
             key = "?"
             if mapping is not None and mapping.key_fields and isinstance(record, dict):
                 key = record_key(record, mapping.key_fields)
-            raise InvalidInput(f"Invalid Singer input: {stream} record {key} {exc}; {_STOPPED}") from None
+            raise InvalidInput(f"Invalid Singer input: {stream} record {key} {exc}; {STOPPED}") from None
+
+    def settle(self) -> None:
+        """After a failure or a signal: record what the batches still open did deliver."""
+        if self.delivery is not None:
+            self.delivery.settle_all()
 
     def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-            self.transport = None
-        if self.journal is not None:
-            self.journal.close()
-            self.journal = None
+        if self.delivery is not None:
+            self.delivery.transport.close()
+            self.delivery.journal.close()
+            self.delivery = None
 
     def failure_line(self, exc: TargetKissmetricsError) -> str:
         if isinstance(exc, DeliveryFailed):
@@ -199,10 +205,14 @@ class TargetKissmetrics(Target):
                     raise
                 raise InvalidInput(line) from None
         except TargetKissmetricsError as exc:
+            try:
+                target.settle()
+            except TargetKissmetricsError as also:  # e.g. a full disk: the first error is the one to tell
+                target.logger.warning("%s", redact(str(also), [target.settings.api_key]))
             target.logger.info("%s", target.summary.line())
             target.logger.error("%s", redact(target.failure_line(exc), [target.settings.api_key]))
             target.close()
-            sys.exit(1)
+            sys.exit(exc.exit_code if isinstance(exc, Interrupted) else 1)
 
 
 if __name__ == "__main__":

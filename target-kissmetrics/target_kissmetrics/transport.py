@@ -6,7 +6,8 @@ sink adds requests to it while it is still reading records (so sending overlaps 
 all of them. Timeouts, connection errors, 429 and 5xx are retried up to ``max_retries`` times with
 exponential backoff and full jitter; any other non-2xx answer is fatal (KISSmetrics answers 200 to
 everything, so it means the tracking URL is wrong). Once one request of a batch has failed for good,
-the batch's requests not yet sent are not started. Error texts never contain the URL (the key is in it).
+the batch's requests not yet sent are not started; once the transport is halted (a signal), no request
+of any batch is started or retried. Error texts never contain the URL (the key is in it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import queue
 import random
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
@@ -47,18 +49,17 @@ class _Outcome:
 class Delivery:
     """One batch of requests in flight: requests may be added until :meth:`Transport.wait`.
 
-    Once one request has failed for good, the batch's requests not yet started are not started.
+    Once one request has failed for good, or the transport was halted, the batch's requests not yet
+    started are not started.
     """
 
     def __init__(self) -> None:
         self.abort = threading.Event()
+        self.abort_reason = "an earlier event failed"
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._outcomes: list[_Outcome | None] = []
         self._pending = 0
-
-    def __len__(self) -> int:
-        return len(self._outcomes)
 
     def _reserve(self, count: int) -> int:
         with self._lock:
@@ -73,6 +74,11 @@ class Delivery:
             self._pending -= 1
             if not self._pending:
                 self._idle.notify_all()
+
+    def _wait_idle(self, timeout: float | None) -> bool:
+        """Whether every request of the batch has an outcome (waiting up to ``timeout`` seconds)."""
+        with self._lock:
+            return self._idle.wait_for(lambda: not self._pending, timeout)
 
     def _report(self) -> DeliveryReport:
         with self._lock:
@@ -131,6 +137,8 @@ class Transport:
         self._queue: queue.SimpleQueue[tuple[Delivery, int, str] | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._workers_lock = threading.Lock()
+        self._live: weakref.WeakSet[Delivery] = weakref.WeakSet()
+        self.halted = False
 
     def _start_workers(self) -> None:
         with self._workers_lock:  # sinks drain in parallel: start the workers once
@@ -148,7 +156,7 @@ class Transport:
                 return
             delivery, index, query = item
             try:
-                outcome = self._send(query, delivery.abort)
+                outcome = self._send(query, delivery)
             except BaseException as exc:  # never lose a slot: the batch would wait forever
                 delivery.abort.set()
                 outcome = _Outcome(False, 0, f"{type(exc).__name__}: {redact(str(exc), [self._secret])}")
@@ -158,13 +166,14 @@ class Transport:
         with self._random_lock:
             return self._random.uniform(0, min(self.backoff_cap, self.backoff_base * (2**attempt)))
 
-    def _send(self, query: str, abort: threading.Event) -> _Outcome:
+    def _send(self, query: str, delivery: Delivery) -> _Outcome:
         url = self._prefix + query
+        abort = delivery.abort
         retries = 0
         attempt = 0
         while True:
             if abort.is_set():
-                return _Outcome(False, retries, "not started: an earlier event failed")
+                return _Outcome(False, retries, f"not started: {delivery.abort_reason}")
             try:
                 response = self._pool.urlopen(
                     "GET", url, retries=False, redirect=False, preload_content=True, assert_same_host=False
@@ -185,13 +194,34 @@ class Transport:
                 abort.set()
                 return _Outcome(False, retries, f"{error} after {retries} retries")
             if abort.wait(self._backoff(attempt)):
-                return _Outcome(False, retries, "not retried: an earlier event failed")
+                return _Outcome(False, retries, f"not retried: {delivery.abort_reason}")
             attempt += 1
             retries += 1
 
     def start(self) -> Delivery:
         """A new batch; add requests with :meth:`send`, then :meth:`wait` for all of them."""
-        return Delivery()
+        delivery = Delivery()
+        with self._workers_lock:
+            self._live.add(delivery)
+            if self.halted:
+                self._halt(delivery)
+        return delivery
+
+    @staticmethod
+    def _halt(delivery: Delivery) -> None:
+        if not delivery.abort.is_set():
+            delivery.abort_reason = "the run was interrupted"
+            delivery.abort.set()
+
+    def halt(self) -> None:
+        """Start nothing more, retry nothing more; requests already on the wire finish (or time out).
+
+        Not for a signal handler (it takes locks): call it from the thread that noticed the signal.
+        """
+        with self._workers_lock:
+            self.halted = True
+            for delivery in list(self._live):
+                self._halt(delivery)
 
     def send(self, delivery: Delivery, queries: Sequence[str]) -> None:
         """Queue requests (built by :mod:`target_kissmetrics.events`) of a batch; they start at once."""
@@ -203,8 +233,16 @@ class Transport:
         for offset, query in enumerate(queries):
             put((delivery, first + offset, query))
 
-    def wait(self, delivery: Delivery) -> DeliveryReport:
-        """Wait for every request of a batch; what was delivered (indexes in the order sent)."""
+    def wait(self, delivery: Delivery, halt_when: Callable[[], bool] | None = None) -> DeliveryReport:
+        """Wait for every request of a batch; what was delivered (indexes in the order sent).
+
+        ``halt_when`` is polled while waiting (every 0.1 s): once it is true, :meth:`halt` is called, so
+        the wait ends within one request's timeout.
+        """
+        if halt_when is not None:
+            while not delivery._wait_idle(0.1):
+                if halt_when() and not self.halted:
+                    self.halt()
         return delivery._report()
 
     def deliver(self, queries: Sequence[str]) -> DeliveryReport:

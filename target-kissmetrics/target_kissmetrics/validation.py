@@ -13,6 +13,9 @@ Two kinds of failure, decided by whose fault it is:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from target_kissmetrics.errors import ConfigError
 from target_kissmetrics.mapping import EventMapping
 
@@ -20,7 +23,6 @@ RESERVED_NAMES = frozenset({"_k", "_p", "_n", "_t", "_d"})
 MAX_NAME_CHARS = 255  # names must be shorter
 MAX_VALUE_CHARS = 512  # values may be this long, not longer
 EARLIEST_UNIX_SECONDS = 1230768000  # 2009-01-01T00:00:00Z: KISSmetrics stores nothing older
-IDENTITY_FORBIDDEN = (",", ":")
 
 
 def has_forbidden_identity_chars(value: str) -> bool:
@@ -53,3 +55,37 @@ def check_key_fields(mapping: EventMapping) -> None:
             f"event_mappings.{mapping.stream}: no key_fields and the stream has no key properties; "
             "the delivery journal needs a record key"
         )
+
+
+def fields_used(mapping: EventMapping) -> list[tuple[str, str]]:
+    """(field, what uses it) for every record field the mapping cannot do without."""
+    used = [(mapping.timestamp_field, "timestamp_field"), (mapping.identity_field, "identity_field")]
+    if mapping.event_name_field:
+        used.append((mapping.event_name_field, "event_name_field"))
+    used.extend((name, "key_fields") for name in mapping.key_fields)
+    if any(p.format in ("amount", "negative_amount") for p in mapping.properties):
+        used.append((mapping.currency_field, "currency_field"))
+    used.extend((p.field, f"property {p.name!r}") for p in mapping.properties if not p.optional)
+    return used
+
+
+def check_against_schema(mapping: EventMapping, schema: Mapping[str, Any]) -> None:
+    """Fatal, when a stream's SCHEMA arrives: every field the mapping needs is one of its properties.
+
+    Without this a misspelt identity field skips every record as "no identity" (and the bookmark moves
+    on), and a misspelt property field leaves that property out of every event, for good. The fallback
+    identity field and properties marked ``optional`` may be missing. A schema that lists no properties
+    at all cannot be checked.
+    """
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping) or not properties:
+        return
+    for name, role in fields_used(mapping):
+        if name not in properties:
+            known = ", ".join(sorted(properties))
+            if len(known) > 300:
+                known = known[:300] + "..."
+            raise ConfigError(
+                f"event_mappings.{mapping.stream}: {role} names field {name!r}, which the stream's schema "
+                f"does not have (fields: {known}); fix the mapping"
+            )

@@ -20,11 +20,14 @@ def call(  # noqa: PLR0917
     method: str = "GET",
     body: dict[str, Any] | None = None,
     basic: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any, dict[str, str]]:
     query = urlencode(params or {})
     url = f"{base}{path}" + (f"?{query}" if query else "")
     data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
     req = urllib.request.Request(url, data=data, method=method)
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
     if key is not None:
         if basic:
             req.add_header("Authorization", "Basic " + base64.b64encode(f"{key}:".encode()).decode())

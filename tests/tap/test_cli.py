@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from tap_stripe_billing.errors import ConfigError
-from tap_stripe_billing.settings import check_settings
+from tap_stripe_billing.settings import Settings
 
 pytestmark = pytest.mark.slow  # the tap's executable as a process
 
@@ -44,13 +44,15 @@ def last_line(text: str) -> str:
 )
 def test_refused_settings(config: dict[str, Any], expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):
-        check_settings(config)
+        Settings.from_config(config)
 
 
 def test_accepted_settings() -> None:
-    check_settings({"api_key": "sk_test_x", "allow_test_mode": True, "api_url": "http://127.0.0.1:1234"})
-    check_settings({"api_key": "rk_live_x", "api_url": "http://localhost:9"})
-    check_settings({"api_key": "sk_live_x", "api_url": "http://[::1]:9"})
+    Settings.from_config(
+        {"api_key": "sk_test_x", "allow_test_mode": True, "api_url": "http://127.0.0.1:1234"}
+    )
+    Settings.from_config({"api_key": "rk_live_x", "api_url": "http://localhost:9"})
+    Settings.from_config({"api_key": "sk_live_x", "api_url": "http://[::1]:9"})
 
 
 @pytest.mark.parametrize(

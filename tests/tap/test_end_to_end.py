@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from tap_stripe_billing.errors import StripeAccessError
-from tap_stripe_billing.state import to_iso
+from tap_stripe_billing.windows import iso_utc
 
 from stand_ins.stripe import (
     LIVE_KEY,
@@ -55,10 +55,11 @@ def config(server: StripeStandIn, start: int | None, **extra: Any) -> dict[str, 
         "api_key": LIVE_KEY,
         "api_url": server.url,
         "max_requests_per_second": 1000,
+        "max_requests_per_second_per_endpoint": 1000,
         **extra,
     }
     if start is not None:
-        cfg["start_date"] = to_iso(start)
+        cfg["start_date"] = iso_utc(start)
     return cfg
 
 

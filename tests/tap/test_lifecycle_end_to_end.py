@@ -51,7 +51,13 @@ def server() -> Iterator[StripeStandIn]:
 
 
 def config(server: StripeStandIn, **extra: Any) -> dict[str, Any]:
-    return {"api_key": LIVE_KEY, "api_url": server.url, "max_requests_per_second": 1000, **extra}
+    return {
+        "api_key": LIVE_KEY,
+        "api_url": server.url,
+        "max_requests_per_second": 1000,
+        "max_requests_per_second_per_endpoint": 1000,
+        **extra,
+    }
 
 
 def expected(account: Account, upper: int, retained_from: int) -> dict[str, dict[str, dict[str, Any]]]:
@@ -297,9 +303,9 @@ def _unix(iso: str) -> int:
 
 
 def _iso(ts: int) -> str:
-    from tap_stripe_billing.state import to_iso
+    from tap_stripe_billing.windows import iso_utc
 
-    return to_iso(ts)
+    return iso_utc(ts)
 
 
 def _catalog(tap_cfg: Path) -> str:

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from tap_stripe_billing import records as rec
+from tap_stripe_billing import slim as slim_module
 from tap_stripe_billing import state as st
+from tap_stripe_billing.slim import slim_invoice
 from tap_stripe_billing.windows import DAY, ReadPlan, WindowSettings, in_window, plan_read, time_slices
 
 from tests.tap import payloads as p
@@ -151,15 +153,17 @@ def test_record_of_an_invoice_without_lines_or_prices() -> None:
 def test_slim_invoice_keeps_exactly_what_the_rules_read() -> None:
     invoice = p.invoice(lines=[p.line(4990), p.line(-100, proration=True)], has_more=True)
     invoice["customer"] = {"id": "cus_1", "object": "customer", "email": "a@b.c", "name": "Ann", "phone": "1"}
-    slim = rec.slim_invoice(invoice)
-    assert set(slim) == set(invoice) & rec._INVOICE_KEYS
+    slim = slim_invoice(invoice)
+    assert set(slim) == set(invoice) & slim_module._INVOICE_KEYS
     assert slim["customer"] == {"id": "cus_1", "object": "customer", "email": "a@b.c"}
     assert slim["lines"] == {
         "object": "list",
-        "data": [{k: v for k, v in ln.items() if k in rec._LINE_KEYS} for ln in invoice["lines"]["data"]],
+        "data": [
+            {k: v for k, v in ln.items() if k in slim_module._LINE_KEYS} for ln in invoice["lines"]["data"]
+        ],
         "has_more": True,
     }
-    assert all(ln.keys() <= rec._LINE_KEYS for ln in slim["lines"]["data"])
+    assert all(ln.keys() <= slim_module._LINE_KEYS for ln in slim["lines"]["data"])
     assert len(slim["lines"]["data"]) == 2 and "pricing" in slim["lines"]["data"][0]
 
     def lookup(price_id: str, embedded: Any) -> rec.PriceInfo:
@@ -172,12 +176,12 @@ def test_slim_invoice_keeps_exactly_what_the_rules_read() -> None:
 
 def test_slim_invoice_without_lines_or_expanded_customer() -> None:
     invoice = {"id": "in_1", "customer": "cus_1", "lines": {"data": [], "has_more": False}, "extra": 1}
-    assert rec.slim_invoice(invoice) == {
+    assert slim_invoice(invoice) == {
         "id": "in_1",
         "customer": "cus_1",
         "lines": {"object": "list", "data": [], "has_more": False},
     }
-    assert rec.slim_invoice({"id": "in_2", "lines": None}) == {"id": "in_2", "lines": None}
+    assert slim_invoice({"id": "in_2", "lines": None}) == {"id": "in_2", "lines": None}
 
 
 # -- state --------------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
-from tap_stripe_billing.state import to_iso
 from tap_stripe_billing.tap import TapStripeBilling
+from tap_stripe_billing.windows import iso_utc
 
 from stand_ins.stripe import LIVE_KEY, AccountConfig, StripeStandIn, generate_account
 
@@ -19,8 +19,9 @@ NOW = ACCOUNT_CONFIG.now
 CONFIG = {
     "api_key": LIVE_KEY,
     "api_url": "http://127.0.0.1:9",  # replaced by the fixture below before any sync
-    "start_date": to_iso(NOW - 60 * 86_400),
+    "start_date": iso_utc(NOW - 60 * 86_400),
     "max_requests_per_second": 500,
+    "max_requests_per_second_per_endpoint": 500,
 }
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from tap_stripe_billing import state as st
-from tap_stripe_billing.streams import SubscriptionBilledStream
-from tap_stripe_billing.windows import WindowSettings, in_window, plan_read, time_slices
+from tap_stripe_billing.tap import TapStripeBilling
+from tap_stripe_billing.windows import WindowSettings, in_window, iso_utc, plan_read, time_slices
 
 from tests.tap import payloads as p
 from tests.tap.harness import LIVE_KEY, FakeStripe, run_tap
@@ -68,7 +68,7 @@ def test_timestamps_parse() -> None:
     assert st.parse_timestamp("2024-01-01T01:00:00+01:00") == 1_704_067_200
     assert st.parse_timestamp("2024-01-01") == 1_704_067_200
     assert st.parse_timestamp(None) is None
-    assert st.to_iso(1_704_067_200) == "2024-01-01T00:00:00+00:00"
+    assert iso_utc(1_704_067_200) == "2024-01-01T00:00:00+00:00"
 
 
 def test_finalize_writes_bookmark_u_and_prunes() -> None:
@@ -82,7 +82,7 @@ def test_finalize_writes_bookmark_u_and_prunes() -> None:
     st.finalize(state, previous_bookmark=None, upper=T0, emitted=emitted, overlap_seconds=H)
     assert state == {
         "replication_key": "paid_at",
-        "replication_key_value": st.to_iso(T0),
+        "replication_key_value": iso_utc(T0),
         "emitted": [["in_edge", T0 - 2 * H], ["in_new", T0 - 10]],
     }
     assert st.read_bookmark(state) == T0
@@ -106,13 +106,13 @@ def test_dedupe_key_uses_event_time_when_later() -> None:
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeStripe:
     stripe = FakeStripe(now=T0, prices=[p.price()])
     stripe.customers["cus_noemail"] = {"id": "cus_noemail", "email": "  Bob@Example.com "}
-    monkeypatch.setattr(SubscriptionBilledStream, "build_api", lambda self: stripe)
+    monkeypatch.setattr(TapStripeBilling, "build_api", lambda self: stripe)
     return stripe
 
 
 def config(**extra: Any) -> dict[str, Any]:
     """The tap's clock is Stripe's: here ``fake.now``."""
-    return {"api_key": LIVE_KEY, "start_date": st.to_iso(T0 - 100 * DAY), **extra}
+    return {"api_key": LIVE_KEY, "start_date": iso_utc(T0 - 100 * DAY), **extra}
 
 
 def paid(fake: FakeStripe, invoice_id: str, created: int, paid_at: int, *, late: int = 0, **kw: Any) -> None:
@@ -147,7 +147,7 @@ def test_exactly_once_across_first_run_and_hourly_runs(fake: FakeStripe) -> None
     assert (
         next(r for r in first.records if r["invoice_id"] == "in_mail")["customer_email"] == "Bob@Example.com"
     )
-    assert first.stream_state["replication_key_value"] == st.to_iso(T0 - 300)
+    assert first.stream_state["replication_key_value"] == iso_utc(T0 - 300)
     assert "progress_markers" not in first.stream_state
 
     # Hour 1: a late event (created before the last U, visible only now), an invoice created before the
@@ -159,7 +159,7 @@ def test_exactly_once_across_first_run_and_hourly_runs(fake: FakeStripe) -> None
     second = run_tap(config(), first.state)
     assert second.summary["mode"] == "incremental"
     assert ids(second.records) == ["in_created_before", "in_lag", "in_late"]
-    assert second.stream_state["replication_key_value"] == st.to_iso(t1 - 300)
+    assert second.stream_state["replication_key_value"] == iso_utc(t1 - 300)
 
     # Hour 2: nothing new; the overlap re-reads the same events and emits nothing.
     t2 = t1 + H
@@ -167,7 +167,7 @@ def test_exactly_once_across_first_run_and_hourly_runs(fake: FakeStripe) -> None
     third = run_tap(config(), second.state)
     assert third.records == []
     assert third.summary["filtered_out"].get("already_emitted", 0) >= 2
-    assert third.stream_state["replication_key_value"] == st.to_iso(t2 - 300)
+    assert third.stream_state["replication_key_value"] == iso_utc(t2 - 300)
 
     # Hour 3 after a 40-day gap: events are gone, the run lists invoices again and dedupes.
     t3 = t2 + 40 * DAY
@@ -196,7 +196,7 @@ def test_duplicate_events_in_one_run_emit_once(fake: FakeStripe) -> None:
         "bookmarks": {
             "subscription_billed": {
                 "replication_key": "paid_at",
-                "replication_key_value": st.to_iso(T0 - 3 * H),
+                "replication_key_value": iso_utc(T0 - 3 * H),
             }
         }
     }
@@ -211,7 +211,7 @@ def test_test_mode_event_never_emitted(fake: FakeStripe) -> None:
         "bookmarks": {
             "subscription_billed": {
                 "replication_key": "paid_at",
-                "replication_key_value": st.to_iso(T0 - 3 * H),
+                "replication_key_value": iso_utc(T0 - 3 * H),
             }
         }
     }
@@ -227,7 +227,7 @@ def test_failed_run_emits_no_new_bookmark(fake: FakeStripe, monkeypatch: pytest.
         "bookmarks": {
             "subscription_billed": {
                 "replication_key": "paid_at",
-                "replication_key_value": st.to_iso(T0 - 2 * DAY),
+                "replication_key_value": iso_utc(T0 - 2 * DAY),
                 "emitted": [["in_x", T0 - 2 * DAY]],
             }
         }
@@ -243,8 +243,6 @@ def test_failed_run_emits_no_new_bookmark(fake: FakeStripe, monkeypatch: pytest.
     fake.invoices["in_3"]["customer_email"] = None
     import io
     from contextlib import redirect_stdout
-
-    from tap_stripe_billing.tap import TapStripeBilling
 
     tap = TapStripeBilling(config=config(), state=state)
     out = io.StringIO()

@@ -132,8 +132,14 @@ def test_default_journal_path_under_meltano_project_root(
 ) -> None:
     from target_kissmetrics.journal import default_journal_path
 
+    # Outside .meltano/ (which `meltano install` partly empties and backups skip), one per environment.
     monkeypatch.setenv("MELTANO_PROJECT_ROOT", str(tmp_path))
-    assert default_journal_path() == tmp_path / ".meltano/run/target-kissmetrics/journal.sqlite"
+    monkeypatch.setenv("MELTANO_ENVIRONMENT", "prod")
+    assert default_journal_path() == tmp_path / ".target-kissmetrics/prod/journal.sqlite"
+    monkeypatch.setenv("MELTANO_ENVIRONMENT", "local")
+    assert default_journal_path() == tmp_path / ".target-kissmetrics/local/journal.sqlite"
+    monkeypatch.delenv("MELTANO_ENVIRONMENT")
+    assert default_journal_path() == tmp_path / ".target-kissmetrics/no-environment/journal.sqlite"
     monkeypatch.delenv("MELTANO_PROJECT_ROOT")
     assert str(default_journal_path()) == ".target-kissmetrics/journal.sqlite"
     cfg = {k: v for k, v in config.items() if k != "journal_path"}

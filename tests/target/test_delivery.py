@@ -160,14 +160,14 @@ def test_user_agent_names_the_target_and_its_version(
     assert request.user_agent == f"target-kissmetrics/{target_kissmetrics.__version__}"
 
 
-def test_dry_run_sends_nothing_and_leaves_no_journal(
+def test_dry_run_sends_nothing_leaves_no_journal_and_prints_no_state(
     standin: KissmetricsStandIn, config: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO")
     states = run_in_process({**config, "dry_run": True}, mixed_input(3))
     assert standin.requests == []
     assert not Path(config["journal_path"]).exists()
-    assert states  # state is passed on in a dry run
+    assert states == []  # no STATE: Meltano must not save a bookmark for what was not sent (#15 item 3)
     lines = [r.getMessage() for r in caplog.records if "dry run" in r.getMessage()]
     assert len(lines) == 6
     assert all("/e?_k=REDACTED&_p=" in line for line in lines)

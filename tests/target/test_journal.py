@@ -1,5 +1,8 @@
 """The delivery journal on its own: pending → delivered, stored bytes never replaced, atomic batches,
-chunked statements, durability settings, pruning, unusable paths, the default location."""
+chunked statements, durability settings, pruning, unusable paths, the default location.
+
+A delivered entry keeps its key and drops its request (the request holds an email and is never needed
+again), so lookups of delivered keys give an empty request."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from target_kissmetrics.errors import ConfigError
+from target_kissmetrics.errors import ConfigError, JournalError
 from target_kissmetrics.journal import Journal, default_journal_path
 
 
@@ -29,7 +32,7 @@ def test_pending_then_delivered_per_stream(journal: Journal) -> None:
     journal.mark_delivered("billed", ["in_2"])
     assert journal.lookup("billed", ["in_1", "in_2"]) == {
         "in_1": ("pending", "q1"),
-        "in_2": ("delivered", "q2"),
+        "in_2": ("delivered", ""),
     }
     assert journal.lookup("canceled", ["in_1", "in_2"]) == {"in_1": ("pending", "other stream")}
     assert journal.counts() == {"pending": 2, "delivered": 1}
@@ -42,7 +45,7 @@ def test_stored_request_is_never_replaced(journal: Journal) -> None:
     assert journal.lookup("billed", ["in_1"]) == {"in_1": ("pending", "first bytes")}
     journal.mark_delivered("billed", ["in_1"])
     journal.add_pending("billed", [("in_1", "again")])
-    assert journal.lookup("billed", ["in_1"]) == {"in_1": ("delivered", "first bytes")}
+    assert journal.lookup("billed", ["in_1"]) == {"in_1": ("delivered", "")}
 
 
 def test_large_batches_are_chunked(journal: Journal) -> None:
@@ -56,7 +59,7 @@ def test_large_batches_are_chunked(journal: Journal) -> None:
     journal.mark_delivered("billed", keys[:1001])
     assert journal.counts() == {"delivered": 1001, "pending": 233}
     assert journal.lookup("billed", ["in_1000", "in_1001"]) == {
-        "in_1000": ("delivered", "q1000"),
+        "in_1000": ("delivered", ""),
         "in_1001": ("pending", "q1001"),
     }
 
@@ -64,11 +67,11 @@ def test_large_batches_are_chunked(journal: Journal) -> None:
 def test_a_failed_batch_stores_nothing_and_leaves_the_journal_usable(journal: Journal) -> None:
     rows: list[tuple[str, str]] = [(f"in_{i}", f"q{i}") for i in range(300)]
     rows.append(("in_bad", object()))  # type: ignore[arg-type]  # cannot be stored: the batch fails
-    with pytest.raises(sqlite3.Error):
+    with pytest.raises(JournalError, match="could not be written"):
         journal.add_pending("billed", rows)
     assert journal.counts() == {}
     journal.add_pending("billed", [("in_ok", "q")])
-    with pytest.raises(sqlite3.Error):
+    with pytest.raises(JournalError, match="could not be written"):
         journal.mark_delivered("billed", [object()])  # type: ignore[list-item]
     assert journal.lookup("billed", ["in_ok"]) == {"in_ok": ("pending", "q")}
     journal.mark_delivered("billed", ["in_ok"])
@@ -86,7 +89,7 @@ def test_durable_and_persistent(tmp_path: Path) -> None:
     again = Journal(path, 60)
     try:
         assert again.pruned == 0
-        assert again.lookup("billed", ["in_1"]) == {"in_1": ("delivered", "q1")}
+        assert again.lookup("billed", ["in_1"]) == {"in_1": ("delivered", "")}
     finally:
         again.close()
 
@@ -96,6 +99,7 @@ def test_pruning_cutoff_is_exactly_the_retention(tmp_path: Path) -> None:
     j = Journal(path, 10)
     assert j.path == path
     j.add_pending("billed", [("just_over", "q"), ("just_under", "q")])
+    j.mark_delivered("billed", ["just_over", "just_under"])  # pending entries are never pruned
     j.close()
     with sqlite3.connect(path) as db:  # 10 days and 5 s ago; 10 days less 5 s ago
         db.execute("UPDATE deliveries SET updated_at = updated_at - 864005 WHERE record_key = 'just_over'")
@@ -111,6 +115,7 @@ def test_pruning_keeps_what_is_within_retention(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     j = Journal(path, 10)
     j.add_pending("billed", [("old", "q"), ("edge", "q"), ("new", "q")])
+    j.mark_delivered("billed", ["old", "edge", "new"])  # pending entries are never pruned
     j.close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE deliveries SET updated_at = updated_at - 11 * 86400 WHERE record_key = 'old'")
@@ -147,6 +152,8 @@ def test_unusable_path_is_one_clear_config_error(tmp_path: Path) -> None:
 
 def test_default_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MELTANO_PROJECT_ROOT", str(tmp_path))
-    assert default_journal_path() == tmp_path / ".meltano" / "run" / "target-kissmetrics" / "journal.sqlite"
+    monkeypatch.setenv("MELTANO_ENVIRONMENT", "prod")
+    assert default_journal_path() == tmp_path / ".target-kissmetrics" / "prod" / "journal.sqlite"
+    monkeypatch.delenv("MELTANO_ENVIRONMENT")
     monkeypatch.delenv("MELTANO_PROJECT_ROOT")
     assert default_journal_path() == Path(".target-kissmetrics") / "journal.sqlite"

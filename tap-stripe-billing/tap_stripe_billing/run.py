@@ -1,0 +1,56 @@
+"""What one run of the tap shares across its streams: the settings, one Stripe client, one clock.
+
+The Tap builds a :class:`Run` once and hands it to every stream, so that
+
+- the rate limits hold for the run (every stream and thread goes through the one client);
+- every stream cuts its read window on the same "now": Stripe's clock, read once per run.
+
+Reading the clock costs no request of its own when the run's first request (one it makes anyway, see
+``ExactlyOnceStream.open_run``) has already brought Stripe's ``Date`` header.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from tap_stripe_billing.client import StripeAPI
+from tap_stripe_billing.settings import Settings
+
+
+class ClockSource(Protocol):
+    """What the clock needs from the Stripe client."""
+
+    def clock(self) -> int: ...  # pragma: no cover
+
+
+class RunClock:
+    """Stripe's "now" for the whole run: read once, on first use, then fixed.
+
+    An older "now" for a later stream only makes it read less this run (its bookmark is that "now"
+    minus the lag): nothing is skipped.
+    """
+
+    def __init__(self, source: ClockSource) -> None:
+        self._source = source
+        self._now: int | None = None
+
+    @property
+    def is_read(self) -> bool:
+        """True once the run's "now" is fixed."""
+        return self._now is not None
+
+    def now(self) -> int:
+        """The run's "now" (unix seconds on Stripe's clock); the first call reads it."""
+        if self._now is None:
+            self._now = int(self._source.clock())
+        return self._now
+
+
+@dataclass(frozen=True)
+class Run:
+    """The settings, the Stripe client and the clock of one run (built once by the Tap)."""
+
+    settings: Settings
+    api: StripeAPI
+    clock: RunClock
