@@ -112,7 +112,7 @@ def _api(url: str, **options: Any) -> StripeAPI:
 
 def test_the_clock_probe_reads_one_paid_invoice(recording: StandInServer) -> None:
     assert _api(recording.url).clock() == 1_793_491_200
-    assert _Recording.paths == ["/v1/invoices?limit=1&status=paid"]
+    assert _Recording.paths == ["/v1/invoices?status=paid&limit=1"]
 
 
 def test_lists_follow_the_last_id_of_each_page_with_the_callers_params(recording: StandInServer) -> None:
