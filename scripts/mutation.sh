@@ -25,11 +25,11 @@ MODULES=(
   "windows|$TAP|windows.py|tests/tap/test_windows_state.py tests/tap/test_record_edges.py"
   "formatting|$TARGET|formatting.py|tests/target/test_formatting.py tests/target/test_formatting_edges.py tests/target/test_golden_requests.py"
   "journal|$TARGET|journal.py|tests/target/test_journal.py"
-  "lifecycle|$TAP|lifecycle.py|tests/tap/test_lifecycle_rules.py"
-  "client|$TAP|client.py|tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
-  "events|$TARGET|events.py|tests/target/test_formatting.py tests/target/test_golden_requests.py"
-  "transport|$TARGET|transport.py|tests/target/test_retries.py tests/target/test_delivery.py"
-  "sinks|$TARGET|sinks.py|tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
+  "lifecycle|$TAP|lifecycle.py|tests/tap/test_lifecycle_rules.py tests/tap/test_lifecycle_mutants.py"
+  "client|$TAP|client.py|tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_client_mutants.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
+  "events|$TARGET|events.py|tests/target/test_formatting.py tests/target/test_golden_requests.py tests/target/test_events_mutants.py"
+  "transport|$TARGET|transport.py|tests/target/test_transport_mutants.py tests/target/test_retries.py"
+  "sinks|$TARGET|sinks.py|tests/target/test_sinks_mutants.py tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
 )
 
 scripts/bootstrap.sh
@@ -59,7 +59,7 @@ run_module() {
     echo
     echo "[tool:pytest]"
     echo "pythonpath = ."
-    echo "timeout = 120"
+    echo "timeout = 20"  # a mutant that deadlocks uses no CPU: mutmut's CPU limit never fires
     echo "markers ="
     echo "    slow: end-to-end"
   } > "$dir/setup.cfg"
