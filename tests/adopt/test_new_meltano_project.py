@@ -107,7 +107,7 @@ def test_a_new_meltano_project_adds_both_plugins_and_delivers_exactly(
         assert selected.returncode == 0, selected.stderr[-2000:]
         assert config_of(project, "tap-stripe-billing")["select"] == ["subscription_billed.*"]
         km.reset()
-        shutil.rmtree(project / ".meltano" / "run" / "target-kissmetrics")  # the delivery journal
+        shutil.rmtree(project / ".target-kissmetrics")  # the delivery journal (its default place)
         again = meltano(project, "run", "--full-refresh", "tap-stripe-billing", "target-kissmetrics", env=env)
         assert again.returncode == 0, again.stderr[-4000:]
         billed_only = [event for event in want if event[0] == "Subscription Billed"]
