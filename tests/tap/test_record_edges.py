@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -185,22 +182,6 @@ def test_slim_invoice_without_lines_or_expanded_customer() -> None:
 
 
 # -- state --------------------------------------------------------------------------------------------------
-@pytest.fixture
-def new_york() -> Iterator[None]:
-    """A local time zone far from UTC, so "naive means UTC" is really checked."""
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = "America/New_York"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = saved
-        time.tzset()
-
-
 def test_timestamps_in_every_accepted_form(new_york: None) -> None:
     assert st.parse_timestamp("") is None
     assert st.parse_timestamp("2024-01-01T00:00:00z") == 1_704_067_200

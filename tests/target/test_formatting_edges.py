@@ -3,29 +3,11 @@ refusal messages (they reach the run summary), half-up rounding, naive datetimes
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from target_kissmetrics.formatting import format_amount, format_text, to_decimal, to_unix_seconds
-
-
-@pytest.fixture
-def new_york() -> Iterator[None]:
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = "America/New_York"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("TZ", None)
-        else:
-            os.environ["TZ"] = saved
-        time.tzset()
 
 
 @pytest.mark.parametrize(
