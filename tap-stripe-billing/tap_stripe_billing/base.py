@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream, Tap
 
-from tap_stripe_billing import payload_versions
+from tap_stripe_billing import payload_versions, price_memory
 from tap_stripe_billing.client import StripeAPI, list_params
+from tap_stripe_billing.events_feed import EventsFeed, open_feed
+from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.records import FilterReason
 from tap_stripe_billing.run import Run
 from tap_stripe_billing.settings import Settings
@@ -97,6 +99,8 @@ class ExactlyOnceStream(Stream):
     is_sorted = False
     # Lists whose ``created`` is the replication time need no slack (only invoices are paid late).
     uses_created_slack = True
+    # The event types the stream reads in events mode (from the run's shared read, events_feed.py).
+    event_types: tuple[str, ...] = ()
 
     def __init__(self, tap: Tap, run: Run) -> None:
         super().__init__(tap)
@@ -110,8 +114,10 @@ class ExactlyOnceStream(Stream):
     # -- what a stream says -------------------------------------------------------------------------
     def open_run(self, api: StripeAPI, bookmark: int | None) -> object | None:
         """Make the run's first Stripe request, before Stripe's clock is known, when the stream knows one
-        its run makes anyway; its ``Date`` header then gives the clock, so the clock costs no request of
-        its own. The answer is handed to ``read`` as ``opening``. By default none (the clock probes)."""
+        its own. The answer is handed to ``read`` as ``opening``. By default, with a bookmark: the first
+        page of the run's shared events read (``events_feed.py``); else none (the clock probes)."""
+        if bookmark is not None and self.event_types:
+            self.feed()
         return None
 
     def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
@@ -180,11 +186,59 @@ class ExactlyOnceStream(Stream):
         if switched:
             LOGGER.warning("%s: %s", self.name, switched)
 
+    # -- the run's shared events read and remembered prices ----------------------------------------------
+    def feed(self) -> EventsFeed | None:
+        """The run's one events read for this stream's account (opened on first use; None: no selected
+        stream is in events mode). Keyed by account: ``None`` is the key's own account."""
+        streams = [s for s in self._tap.streams.values() if isinstance(s, ExactlyOnceStream) and s.selected]
+        clock = self.run.clock
+        return open_feed(
+            self.api,
+            self.run.feeds,
+            streams,
+            overlap=self.window_settings.overlap,
+            stale_after_days=self.window_settings.stale_after_days,
+            now=clock.now() if clock.is_read else None,
+            account=None,
+        )
+
+    def price_cache(self, plan: ReadPlan, borrow_from: str | None = None) -> PriceCache:
+        """This run's prices: those remembered in state (valid when the shared events read covers the
+        time since they were written; its price/product/plan changes dropped), else none (walk).
+        ``borrow_from``: a selected stream whose remembered plan levels may complete embedded prices."""
+        feed = self.feed() if plan.mode == "incremental" else None
+        covered_from = feed.gte if feed else None
+        changes = feed.price_changes() if feed else []
+        remembered = price_memory.load(self.stream_state, covered_from=covered_from)
+        dropped = price_memory.invalidate(remembered, changes)
+        if dropped:
+            LOGGER.info("%s: %d remembered prices changed since the last run", self.name, dropped)
+        lender = self._tap.streams.get(borrow_from or "")
+        borrowed = {}
+        if isinstance(lender, ExactlyOnceStream) and lender.selected:
+            lender.bind_state()
+            borrowed = price_memory.load(lender.stream_state, covered_from=covered_from)
+            price_memory.invalidate(borrowed, changes)
+        return PriceCache(self.api, remembered=remembered, borrowed=borrowed)
+
+    def remember_prices(
+        self, prices: PriceCache, plan: ReadPlan, *, amounts: bool, walked: bool = False
+    ) -> None:
+        """Keep the prices this run used (and the still-valid remembered ones; ``walked``: every price a
+        walk found) in state, as of U."""
+        entries = prices.remember(amounts=amounts, walked=walked)
+        price_memory.save(self.stream_state, entries, at=plan.upper)
+
     # -- the loop ---------------------------------------------------------------------------------------
     def read_events(
         self, api: StripeAPI, types: list[str], gte: int | None, lt: int | None
     ) -> Iterator[dict[str, Any]]:
-        """``GET /v1/events`` of the given types with ``gte ≤ created < lt``, newest first."""
+        """Events of the given types with ``gte ≤ created < lt``, newest first: from the run's shared
+        read when it covers them, else ``GET /v1/events`` of this stream's own."""
+        feed = self.feed()
+        if feed is not None and gte is not None and feed.covers(types, gte):
+            yield from feed.events(types, gte, lt)
+            return
         for event in api.list_all("/v1/events", event_params(types, gte, lt)):
             if event.get("type") in types:
                 yield event

@@ -11,11 +11,14 @@ Reading the clock costs no request of its own when the run's first request (one 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.settings import Settings
+
+if TYPE_CHECKING:
+    from tap_stripe_billing.events_feed import EventsFeed
 
 
 class ClockSource(Protocol):
@@ -49,8 +52,10 @@ class RunClock:
 
 @dataclass(frozen=True)
 class Run:
-    """The settings, the Stripe client and the clock of one run (built once by the Tap)."""
+    """The settings, the Stripe client and the clock of one run (built once by the Tap), and the run's
+    shared events reads by account (``events_feed.py``)."""
 
     settings: Settings
     api: StripeAPI
     clock: RunClock
+    feeds: dict[str | None, EventsFeed | None] = field(default_factory=dict)
