@@ -117,7 +117,8 @@ class PriceCache:
             own = price_info_from_payload(embedded)
             if pricing.known(own):
                 lent, product = self._borrowed.pop(price_id)
-                named = replace(own, nickname=lent.plan_level(), interval=own.interval or lent.interval)
+                level = lent.plan_level()  # the product's name when the lender kept the product's id
+                named = replace(own, product_name=level) if product else replace(own, nickname=level)
                 self._prices[price_id], self._products[price_id] = named, product
         if price_id not in self._prices and self._misses_left is not None:
             if self._misses_left == 0:  # many prices changed or new: one walk is cheaper now

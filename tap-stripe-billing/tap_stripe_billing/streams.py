@@ -68,6 +68,7 @@ class SubscriptionBilledStream(ExactlyOnceStream):
     # the tap's largest per-record cost) would change nothing.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     event_types = ("invoice.paid",)
+    unique_in_backfill = True  # disjoint created slices of the invoice list
 
     # -- the run's first request: it also gives Stripe's clock ------------------------------------------
     def open_run(self, api: StripeAPI, bookmark: int | None) -> NewestInvoice | None:
