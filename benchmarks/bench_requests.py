@@ -89,6 +89,7 @@ class Sequence:
     window_by: dict[str, int] = field(default_factory=dict)
     billed_window: int = 0
     state_bytes: dict[str, int] = field(default_factory=dict)
+    price_bytes: dict[str, float] = field(default_factory=dict)  # per remembered price, by stream
 
     @property
     def hour_mean(self) -> float:
@@ -117,7 +118,12 @@ def ours(
     state = last_state(run_tap(work, tap_config(stripe), state, all_streams=all_streams).stdout)
     out.window, out.window_by = _count(stripe)
     out.billed_window = len(stripe.billed(before - LAG, stripe.now() - LAG))
-    out.state_bytes = {k: len(json.dumps(v)) for k, v in (state.get("bookmarks") or {}).items()}
+    bookmarks = state.get("bookmarks") or {}
+    out.state_bytes = {k: len(json.dumps(v)) for k, v in bookmarks.items()}
+    for stream, value in bookmarks.items():
+        by_id = (value.get("prices") or {}).get("by_id") or {}
+        if by_id:
+            out.price_bytes[stream] = len(json.dumps(by_id)) / len(by_id)
     return out
 
 
@@ -224,6 +230,8 @@ def run(quick: bool) -> Section:
         f"hourly runs, ours (all four): {every.hours}",
         f"hourly runs, baseline: {base.hours if base else []}",
         f"state bytes after the events run (all four), by stream: {every.state_bytes}",
+        "remembered prices, bytes each (x 2,000 prices): "
+        + ", ".join(f"{k} {v:.0f} ({v * 2000 / 1024:.0f} KiB)" for k, v in every.price_bytes.items()),
     ]
     section.details += OLD_DETAILS
     return section
