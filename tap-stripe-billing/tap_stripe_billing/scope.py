@@ -3,7 +3,8 @@ singer-sdk partition (``bookmarks.<stream>.partitions[{"context": {"account_id":
 
 - Every record carries ``account_id`` (added to every stream's schema here).
 - The key's own account is asked once (``GET /v1/account``, ``Run.own_account``) and kept in the
-  stream state's binding (``binding.account_id``, see ``state.py``), so later runs do not ask again.
+  stream state (``account_id``), so later runs do not ask again. It is not part of the state's binding
+  (``state.py``): a state parked for the other key mode is found again by the mode alone.
 - A state written for the key's own account (the stream-level state, before connected accounts were
   configured) is moved into the partition of that same account the first time the account is read as a
   connected account, so nothing it already emitted is emitted again.
@@ -63,15 +64,12 @@ def restore(state: MutableMapping[str, Any], kept: Mapping[str, Any]) -> None:
 
 
 def own_account(state: MutableMapping[str, Any], run: Run) -> str | None:
-    """The key's own account id: from the state's binding, else asked once per run and kept there."""
-    binding = state.get(BINDING_KEY)
-    if not isinstance(binding, dict):
-        binding = state[BINDING_KEY] = {}
-    account = binding.get(ACCOUNT_FIELD)
+    """The key's own account id: from the stream state, else asked once per run and kept there."""
+    account = state.get(ACCOUNT_FIELD)
     if not account:
         account = run.own_account()
         if account:
-            binding[ACCOUNT_FIELD] = account
+            state[ACCOUNT_FIELD] = account
     return str(account) if account else None
 
 
@@ -85,8 +83,7 @@ def adopt_single_account_state(stream: Any, account: str) -> None:
     top = stream_level_state(stream)
     if top.get("replication_key_value") is None:
         return
-    binding = top.get(BINDING_KEY)
-    owner = binding.get(ACCOUNT_FIELD) if isinstance(binding, Mapping) else None
+    owner = top.get(ACCOUNT_FIELD)
     if owner is None:
         owner = stream.run.own_account()
     if owner != account:

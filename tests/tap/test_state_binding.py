@@ -13,7 +13,7 @@ from tap_stripe_billing import state as st
 from tap_stripe_billing.tap import TapStripeBilling
 
 from tests.tap import payloads as p
-from tests.tap.harness import FAKE_ACCOUNT_ID, LIVE_KEY, FakeStripe, run_tap
+from tests.tap.harness import LIVE_KEY, FakeStripe, run_tap
 
 H = 3600
 DAY = 86_400
@@ -129,7 +129,7 @@ def test_going_live_after_a_test_trial_reads_the_live_history(
     paid(fake, "in_test", T0 - 2 * DAY, livemode=False)
     trial = run_tap({"api_key": TEST_KEY, "allow_test_mode": True, "start_date": start})
     assert "in_test" in ids(trial.records)
-    assert trial.stream_state["binding"] == {"stripe_mode": "test", "account_id": FAKE_ACCOUNT_ID}
+    assert trial.stream_state["binding"] == {"stripe_mode": "test"}
 
     fake.now = T0 + H
     paid(fake, "in_live_new", T0 + 60)
@@ -139,7 +139,7 @@ def test_going_live_after_a_test_trial_reads_the_live_history(
     assert ids(live.records) == ["in_live_new", "in_live_old"]
     assert all(r["livemode"] is True for r in live.records)
     assert "belongs to another Stripe key (stripe_mode test -> live)" in caplog.text
-    assert live.stream_state["binding"] == {"stripe_mode": "live", "account_id": FAKE_ACCOUNT_ID}
+    assert live.stream_state["binding"] == {"stripe_mode": "live"}
     assert "stripe_mode=test" in live.stream_state["parked"]
 
     # The next live hour is an ordinary events run: one events page, nothing twice, no extra request.
