@@ -87,8 +87,10 @@ def _wire(value: Any) -> str:
 
 
 def _account_refused(exc: stripe.StripeError) -> bool:
-    """A 403 about the ``Stripe-Account`` itself (code ``account_invalid``), not a missing permission."""
-    if exc.code == "account_invalid":
+    """A 403 about the ``Stripe-Account`` itself (code ``account_invalid``), not a missing permission.
+    (stripe-python sets no ``code`` on a PermissionError: the code is in the body's error object.)"""
+    body_error = getattr(exc, "error", None)
+    if "account_invalid" in (exc.code, getattr(body_error, "code", None)):
         return True
     return "does not have access to account" in str(exc.user_message or "")
 
