@@ -205,3 +205,39 @@ def test_each_account_has_its_own_bookmark_and_records_carry_it(fake: FakeStripe
     assert contexts == [{"account_id": "acct_1A"}, {"account_id": "acct_1B"}]
     assert all(s["replication_key_value"] for s in result.stream_state["partitions"])
     assert fake.requests["GET /v1/account"] == 0
+
+
+# -- the client's view of a connected account, against the stand-in's Connect platform --------------------
+def test_the_client_sends_stripe_account_and_stops_asking_for_a_refused_account() -> None:
+    from tap_stripe_billing.client import StripeAPI, list_params
+    from tap_stripe_billing.errors import AccountUnavailableError, StripeAccessError
+
+    from stand_ins.stripe import LIVE_KEY as STANDIN_KEY
+    from stand_ins.stripe import AccountConfig, StripeStandIn, generate_account
+
+    with StripeStandIn(generate_account(AccountConfig(seed=2, invoices=10, history_days=20))) as server:
+        first, second = server.connect(2, invoices=15)
+        api = StripeAPI(STANDIN_KEY, server.url, backoff_base=0)
+        own = {i["id"] for i in api.list_all("/v1/invoices", list_params())}
+        theirs = {i["id"] for i in api.for_account(first).list_all("/v1/invoices", list_params())}
+        data = server.platform.generated(first, server.account.now)
+        assert theirs == {i.id for i in data.invoices if i.livemode and i.created <= server.account.now}
+        assert own and not own & theirs
+        assert server.account_stats[first] == api.account_requests[first] >= 1
+
+        server.platform.revoke(second)
+        view = api.for_account(second)
+        with pytest.raises(AccountUnavailableError) as caught:
+            view.get("/v1/invoices", list_params(limit=1))
+        assert caught.value.account_id == second and "403 account_invalid" in str(caught.value)
+        assert STANDIN_KEY not in str(caught.value) and "\n" not in str(caught.value)
+        asked = server.account_stats[second]
+        with pytest.raises(AccountUnavailableError):
+            api.for_account(second).get("/v1/events", list_params(limit=1))
+        assert server.account_stats[second] == asked, "a refused account was asked again"
+
+        bad = StripeAPI("sk_live_" + "7" * 24, server.url, backoff_base=0)
+        with pytest.raises(StripeAccessError) as rejected:
+            bad.for_account(first).get("/v1/invoices", list_params(limit=1))
+        assert not isinstance(rejected.value, AccountUnavailableError)
+        assert "401 Unauthorized" in str(rejected.value)
