@@ -241,3 +241,21 @@ def test_the_client_sends_stripe_account_and_stops_asking_for_a_refused_account(
             bad.for_account(first).get("/v1/invoices", list_params(limit=1))
         assert not isinstance(rejected.value, AccountUnavailableError)
         assert "401 Unauthorized" in str(rejected.value)
+
+
+def test_the_state_binding_works_per_partition(fake: FakeStripe) -> None:
+    """A test-key state of an account is parked, not applied, when the live key reads that account; the
+    partition keeps its context (singer-sdk finds it by context)."""
+    paid(fake, "in_1", T0 - 2 * DAY)
+    base = {"start_date": "2026-09-01T00:00:00Z", "account_ids": ["acct_1A"]}
+    trial = run_tap({**base, "api_key": "sk_test_" + "1" * 24, "allow_test_mode": True})
+    [part] = trial.stream_state["partitions"]
+    assert part["binding"] == {"stripe_mode": "test", "account_id": "acct_1A"}
+    fake.now = T0 + H
+    live = run_tap({**base, "api_key": LIVE_KEY}, trial.state)
+    [part] = live.stream_state["partitions"]
+    assert part["context"] == {"account_id": "acct_1A"}
+    assert part["binding"] == {"stripe_mode": "live", "account_id": "acct_1A"}
+    assert "account_id=acct_1A,stripe_mode=test" in part["parked"]
+    assert live.summary["mode"] == "backfill", "the test-key bookmark must not be applied to the live key"
+    assert [r["invoice_id"] for r in live.records] == ["in_1"]
