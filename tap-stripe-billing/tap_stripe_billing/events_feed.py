@@ -18,10 +18,9 @@ over several accounts opens one read for each.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tap_stripe_billing.client import list_params
-from tap_stripe_billing.state import read_bookmark
 from tap_stripe_billing.windows import DAY
 
 if TYPE_CHECKING:
@@ -38,18 +37,6 @@ PRICE_CHANGE_TYPES = (
     "product.deleted",
 )
 MAX_TYPES = 20  # Stripe's limit on ``types[]``
-
-
-class FeedUser(Protocol):
-    """What the feed needs from a stream."""
-
-    event_types: tuple[str, ...]
-    replication_key: str | None
-
-    @property
-    def stream_state(self) -> dict[str, Any]: ...  # pragma: no cover
-
-    def bind_state(self) -> None: ...  # pragma: no cover
 
 
 class EventsFeed:
@@ -97,7 +84,7 @@ class EventsFeed:
 def open_feed(
     api: StripeAPI,
     feeds: MutableMapping[str | None, EventsFeed | None],
-    users: Iterable[FeedUser],
+    marks: Iterable[tuple[int | None, tuple[str, ...]]],
     *,
     overlap: int,
     stale_after_days: int,
@@ -105,26 +92,20 @@ def open_feed(
     account: str | None = None,
 ) -> EventsFeed | None:
     """The account's feed for this run, opened on first use (None: no selected stream is in events
-    mode). ``now``: Stripe's clock when already read; before that, a bookmark more than
-    ``stale_after_days`` older than the newest one is judged stale (that stream backfills instead; a
-    wrong judgement only widens or narrows the shared read, never what a stream reads)."""
+    mode). ``marks``: each selected stream's bookmark for this account (None: none) and event types.
+    ``now``: Stripe's clock when already read; before that, a bookmark more than ``stale_after_days``
+    older than the newest one is judged stale (that stream backfills instead; a wrong judgement only
+    widens or narrows the shared read, never what a stream reads)."""
     if account in feeds:
         return feeds[account]
-    marks: list[tuple[int, FeedUser]] = []
-    for user in users:
-        if not user.event_types or user.replication_key is None:
-            continue
-        user.bind_state()
-        bookmark = read_bookmark(user.stream_state, user.replication_key)
-        if bookmark is not None:
-            marks.append((bookmark, user))
-    reference = now if now is not None else max((b for b, _ in marks), default=0)
+    known = [(bookmark, types) for bookmark, types in marks if bookmark is not None and types]
+    reference = now if now is not None else max((b for b, _ in known), default=0)
     horizon = reference - stale_after_days * DAY
-    types: set[str] = set(PRICE_CHANGE_TYPES)
+    wanted: set[str] = set(PRICE_CHANGE_TYPES)
     lows: list[int] = []
-    for bookmark, user in marks:
+    for bookmark, types in known:
         if bookmark > horizon:
             lows.append(bookmark - overlap)
-            types.update(user.event_types)
-    feeds[account] = EventsFeed(api, types, min(lows)) if lows else None
+            wanted.update(types)
+    feeds[account] = EventsFeed(api, wanted, min(lows)) if lows else None
     return feeds[account]
