@@ -271,3 +271,27 @@ def test_the_state_remembers_prices_without_any_email(
     emails = {c.email for c in server.account.customers if c.email}
     assert emails and not any(email in text for email in emails)
     assert "@" not in json.dumps(billed)
+
+
+@pytest.mark.slow
+def test_with_connected_accounts_each_account_has_its_own_shared_read_and_prices() -> None:
+    platform = generate_account(AccountConfig(seed=21, invoices=30, history_days=60, horizon_days=10))
+    with StripeStandIn(platform) as server:
+        accounts = server.connect(3, invoices=300)
+        config = {
+            "api_key": LIVE_KEY,
+            "api_url": server.url,
+            "max_requests_per_second": 1000,
+            "max_requests_per_second_per_endpoint": 1000,
+            "account_ids": accounts,
+        }
+        state = run_tap(config, None, streams=None).state
+        for _ in range(2):
+            server.account.advance(hours=1)
+            server.reset_stats()
+            state = run_tap(config, state, streams=None).state
+            assert server.stats() == {"GET /v1/events": len(accounts)}  # one read per account, no prices
+    assert state is not None
+    parts = state["bookmarks"]["subscription_billed"]["partitions"]
+    assert sorted(p["context"]["account_id"] for p in parts) == sorted(accounts)
+    assert all(p[price_memory.PRICES_KEY]["by_id"] for p in parts)
