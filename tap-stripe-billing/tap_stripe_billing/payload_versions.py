@@ -118,7 +118,7 @@ class PayloadVersions:
         else:
             kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.fetches.items()))
             saving = (
-                f"{total} payloads lacked fields and were fetched in {PINNED_API_VERSION} ({kinds}):"
+                f"{total} requests fetched payloads that lacked fields, in {PINNED_API_VERSION} ({kinds}):"
                 f" upgrading the account's default API version to {PINNED_API_VERSION} in Stripe's"
                 f" Dashboard would avoid these {total} requests a run like this one"
             )

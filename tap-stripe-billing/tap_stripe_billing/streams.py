@@ -19,6 +19,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import records as rec
+from tap_stripe_billing.invoice_pages import created_of, read_pages
 from tap_stripe_billing.backfill import read_paid_invoices
 from tap_stripe_billing.base import Candidate, ExactlyOnceStream, all_lines, event_object
 from tap_stripe_billing.client import StripeAPI
@@ -69,6 +70,8 @@ class SubscriptionBilledStream(ExactlyOnceStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
     event_types = ("invoice.paid",)
     unique_in_backfill = True  # disjoint created slices of the invoice list
+    # Events looked ahead at for old-version payloads to complete from invoice pages (invoice_pages.py).
+    lookahead = 1000
 
     # -- the run's first request: it also gives Stripe's clock ------------------------------------------
     def open_run(self, api: StripeAPI, bookmark: int | None) -> NewestInvoice | None:
@@ -149,6 +152,48 @@ class SubscriptionBilledStream(ExactlyOnceStream):
         found = fetched[invoice_id]
         return dict(found) if found else pv.GONE
 
+    def _paged(
+        self,
+        api: StripeAPI,
+        sources: Iterator[tuple[dict[str, Any], int | None]],
+        rules: rec.Rules,
+        fetched: dict[str, Any],
+        emitted: Mapping[str, int],
+    ) -> Iterator[tuple[dict[str, Any], int | None]]:
+        """The sources, unchanged and in order, ``lookahead`` at a time: before a batch is handed on, the
+        old-version payloads it will complete (live or allowed, not emitted by an earlier run, not
+        fetched yet: what ``_completed`` would fetch) are read from paid-invoice pages into ``fetched``
+        when two or more are wanted; ``_completed`` fetches by id only what the pages did not hold."""
+        batch: list[tuple[dict[str, Any], int | None]] = []
+        for item in sources:
+            batch.append(item)
+            if len(batch) >= self.lookahead:
+                self._read_pages(api, batch, rules, fetched, emitted)
+                yield from batch
+                batch = []
+        self._read_pages(api, batch, rules, fetched, emitted)
+        yield from batch
+
+    def _read_pages(
+        self,
+        api: StripeAPI,
+        batch: list[tuple[dict[str, Any], int | None]],
+        rules: rec.Rules,
+        fetched: dict[str, Any],
+        emitted: Mapping[str, int],
+    ) -> None:
+        wanted: dict[str, int] = {}
+        for invoice, event_created in batch:
+            if event_created is None or pv.invoice_complete(invoice):
+                continue
+            if invoice.get("livemode") is not True and not rules.allow_test_mode:
+                continue
+            invoice_id, created = str(invoice.get("id") or ""), created_of(invoice)
+            if invoice_id and created is not None and invoice_id not in emitted and invoice_id not in fetched:
+                wanted[invoice_id] = created
+        if len(wanted) >= 2:
+            fetched.update(read_pages(api, wanted, self.payload_fetches, pv.tracker(self._tap)))
+
     def _complete_lines(self, api: StripeAPI, plan: ReadPlan, page: list[dict[str, Any]]) -> None:
         """In a backfill slice's thread: fetch now the lines of each invoice that will be emitted and does
         not embed them all, so these requests run in parallel too (``_all_lines`` then finds them), and
@@ -185,7 +230,10 @@ class SubscriptionBilledStream(ExactlyOnceStream):
         emails = CustomerEmails(api)
         fetched: dict[str, Any] = {}
         emitted = read_emitted(self.stream_state) if plan.mode == "incremental" else {}
-        for source, event_created in self._sources(api, plan, opening):
+        sources = self._sources(api, plan, opening)
+        if plan.mode == "incremental":
+            sources = self._paged(api, sources, rules, fetched, emitted)
+        for source, event_created in sources:
             invoice = source
             if event_created is not None and not pv.invoice_complete(source):
                 completed = self._completed(api, source, rules, fetched, emitted)
