@@ -71,7 +71,7 @@ class SubscriptionBilledStream(ExactlyOnceStream):
     event_types = ("invoice.paid",)
     unique_in_backfill = True  # disjoint created slices of the invoice list
     # Events looked ahead at for old-version payloads to complete from invoice pages (invoice_pages.py).
-    lookahead = 1000
+    lookahead = 5000
 
     # -- the run's first request: it also gives Stripe's clock ------------------------------------------
     def open_run(self, api: StripeAPI, bookmark: int | None) -> NewestInvoice | None:
@@ -191,8 +191,9 @@ class SubscriptionBilledStream(ExactlyOnceStream):
             invoice_id, created = str(invoice.get("id") or ""), created_of(invoice)
             if invoice_id and created is not None and invoice_id not in emitted and invoice_id not in fetched:
                 wanted[invoice_id] = created
-        if len(wanted) >= 2:
-            fetched.update(read_pages(api, wanted, self.payload_fetches, pv.tracker(self._tap)))
+        if len(wanted) >= 2:  # kept slim (slim.py): up to ``lookahead`` of them wait for their event
+            found = read_pages(api, wanted, self.payload_fetches, pv.tracker(self._tap))
+            fetched.update((invoice_id, slim_invoice(invoice)) for invoice_id, invoice in found.items())
 
     def _complete_lines(self, api: StripeAPI, plan: ReadPlan, page: list[dict[str, Any]]) -> None:
         """In a backfill slice's thread: fetch now the lines of each invoice that will be emitted and does
