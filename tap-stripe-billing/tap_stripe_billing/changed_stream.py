@@ -58,7 +58,7 @@ class SubscriptionChangedStream(LifecycleStream):
             return
         self._invoices_by_sub: dict[str, list[dict[str, Any]]] = {}  # for metered prices' usage
         prices = self.price_cache(plan, borrow_from="subscription_billed")
-        emails = CustomerEmails(api)
+        emails = CustomerEmails(api, self.run.emails.setdefault(self._account, {}))
         price_of = self.price_resolver(prices)
         events_from = plan.created_gte
         if plan.mode == "backfill":

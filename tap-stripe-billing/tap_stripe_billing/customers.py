@@ -1,4 +1,8 @@
-"""Customer emails for one run: expanded customers first, else one ``GET /v1/customers/{id}`` each, cached."""
+"""Customer emails for one run: expanded customers first, else one ``GET /v1/customers/{id}`` each, cached.
+
+The cache may be shared by the run's streams (``Run.emails``, per account): a customer a change, a
+cancellation and a refund of the same hour all name is then fetched once per run, not once per stream.
+It lives in memory for the run only: emails are personal data and never go into state."""
 
 from __future__ import annotations
 
@@ -20,9 +24,9 @@ class CustomerSource(Protocol):
 class CustomerEmails:
     """Customer id → trimmed email (or None), for one run."""
 
-    def __init__(self, api: CustomerSource) -> None:
+    def __init__(self, api: CustomerSource, shared: dict[str, str | None] | None = None) -> None:
         self._api = api
-        self._emails: dict[str, str | None] = {}
+        self._emails: dict[str, str | None] = {} if shared is None else shared
 
     def remember(self, customer: object) -> None:
         """Keep the email of an expanded customer object (lists read with ``expand[]=data.customer``)."""

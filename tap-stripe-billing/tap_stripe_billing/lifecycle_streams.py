@@ -104,7 +104,7 @@ class SubscriptionCanceledStream(LifecycleStream):
     def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
         if plan.empty:
             return
-        emails = CustomerEmails(api)
+        emails = CustomerEmails(api, self.run.emails.setdefault(self._account, {}))
         if plan.mode == "backfill":
             # No filter on when a subscription ended: every canceled one created before U is listed.
             params = [("status", "canceled"), *list_params(None, plan.upper), ("expand[]", "data.customer")]

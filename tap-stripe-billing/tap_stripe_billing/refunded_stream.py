@@ -49,7 +49,7 @@ class SubscriptionRefundedStream(LifecycleStream):
     def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
         if plan.empty:
             return
-        emails = CustomerEmails(api)
+        emails = CustomerEmails(api, self.run.emails.setdefault(self._account, {}))
         invoices: dict[tuple[str, str], dict[str, Any] | None] = {}
         now = self.run.clock.now()
         source: Iterator[tuple[dict[str, Any], bool, int | None]]

@@ -64,6 +64,8 @@ class Run:
     feeds: dict[str | None, EventsFeed | None] = field(default_factory=dict)
     _found: dict[str, object] = field(default_factory=dict, repr=False)
     refused: set[str] = field(default_factory=set)  # connected accounts Stripe refused this run
+    # Customer emails fetched this run, by account (``customers.py``): shared by the streams, never saved.
+    emails: dict[str | None, dict[str, str | None]] = field(default_factory=dict, repr=False)
 
     def accounts(self) -> list[str]:
         """The connected accounts this run reads (``accounts.py``), listed once per run."""

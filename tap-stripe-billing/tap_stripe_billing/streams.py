@@ -19,11 +19,11 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import records as rec
-from tap_stripe_billing.invoice_pages import created_of, read_pages
 from tap_stripe_billing.backfill import read_paid_invoices
 from tap_stripe_billing.base import Candidate, ExactlyOnceStream, all_lines, event_object
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.customers import CustomerEmails
+from tap_stripe_billing.invoice_pages import created_of, read_pages
 from tap_stripe_billing.oldest import newest_paid_invoice
 from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.slim import slim_invoice
@@ -228,7 +228,7 @@ class SubscriptionBilledStream(ExactlyOnceStream):
         prices = self.price_cache(plan)
         if plan.mode == "backfill" and not plan.empty and self.settings.backfill_parallelism > 1:
             prices.warm_in_background()  # overlapped with the search for the oldest invoice and the slices
-        emails = CustomerEmails(api)
+        emails = CustomerEmails(api, self.run.emails.setdefault(self._account, {}))
         fetched: dict[str, Any] = {}
         emitted = read_emitted(self.stream_state) if plan.mode == "incremental" else {}
         sources = self._sources(api, plan, opening)
