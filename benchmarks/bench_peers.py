@@ -33,6 +33,7 @@ from benchmarks.harness import (
     write_json,
 )
 from stand_ins.stripe import LIVE_KEY
+from stand_ins.stripe.keys import ACCOUNT_ID
 
 AIRBYTE_PY = ROOT / "benchmarks" / ".venvs" / "airbyte-stripe" / "bin" / "python"
 SHIM = ROOT / "benchmarks" / "airbyte_stripe_shim.py"
@@ -48,7 +49,7 @@ class Airbyte:
         self.url = url
         self.dir = workdir
         iso = f"{dt.datetime.fromtimestamp(start, tz=dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
-        config = {"client_secret": LIVE_KEY, "account_id": "acct_standin", "start_date": iso}
+        config = {"client_secret": LIVE_KEY, "account_id": ACCOUNT_ID, "start_date": iso}
         self.config = write_json(workdir, "ab-config.json", config)
         found = json.loads(self._run(["discover", "--config", self.config]).splitlines()[-1])
         chosen = [s for s in found["catalog"]["streams"] if s["name"] in STREAMS]

@@ -27,6 +27,7 @@ from benchmarks.harness import (
     write_json,
 )
 from stand_ins.stripe import LIVE_KEY
+from stand_ins.stripe.keys import ACCOUNT_ID
 
 BASELINE_PY = ROOT / "benchmarks" / ".venvs" / "tap-stripe" / "bin" / "python"
 SHIM = ROOT / "benchmarks" / "tap_stripe_shim.py"
@@ -41,7 +42,7 @@ class TapStripe:
         self.stripe = stripe
         self.dir = workdir
         iso = f"{dt.datetime.fromtimestamp(start, tz=dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ}"
-        config = {"client_secret": LIVE_KEY, "account_id": "acct_standin", "start_date": iso}
+        config = {"client_secret": LIVE_KEY, "account_id": ACCOUNT_ID, "start_date": iso}
         self.config = write_json(workdir, "ts-config.json", config)
         found = self._run(["--discover"])
         catalog = json.loads(found)

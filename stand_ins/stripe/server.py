@@ -94,7 +94,9 @@ class _Handler(StandInHandler):
             server.note_params(route.template, pairs)
             strict_params.check(method, route.template, pairs)
             account = server.account
-            connected = self.headers.get("Stripe-Account")
+            connected = (self.headers.get("Stripe-Account") or "").strip()
+            if connected == ACCOUNT_ID:  # the key's own account named in the header: as without it
+                connected = ""
             if connected:  # Stripe Connect: act as the connected account (connect.py)
                 server.count_account(connected)
                 account = server.platform.account(connected.strip(), key, server.account.now)
