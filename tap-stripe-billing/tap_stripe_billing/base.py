@@ -293,22 +293,3 @@ def _since(before: Mapping[str, int], now: Mapping[str, int]) -> dict[str, int]:
 def event_params(types: list[str], gte: int | None, lt: int | None) -> list[tuple[str, Any]]:
     """``GET /v1/events`` parameters: the types, then the created range and page size."""
     return [("types[]", t) for t in types] + list_params(gte, lt)
-
-
-def event_object(event: Mapping[str, Any]) -> dict[str, Any]:
-    """An event's ``data.object`` (empty when absent)."""
-    return (event.get("data") or {}).get("object") or {}
-
-
-def previous_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
-    """An event's ``data.previous_attributes`` (empty when absent)."""
-    return (event.get("data") or {}).get("previous_attributes") or {}
-
-
-def all_lines(api: StripeAPI, invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every line of an invoice: the embedded ones, or (``lines.has_more``) the full lines list."""
-    lines = invoice.get("lines") or {}
-    if not lines.get("has_more"):
-        return list(lines.get("data") or [])
-    path = payload_versions.object_path("invoices", str(invoice["id"]), "/lines")
-    return list(api.list_all(path, list_params()))

@@ -21,13 +21,14 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.backfill import read_paid_invoices
-from tap_stripe_billing.base import Candidate, ExactlyOnceStream, all_lines, event_object, event_params
+from tap_stripe_billing.base import Candidate, ExactlyOnceStream, event_params
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.oldest import newest_paid_invoice
 from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.slim import slim_invoice
 from tap_stripe_billing.state import read_emitted
+from tap_stripe_billing.stripe_objects import all_lines, event_object
 from tap_stripe_billing.windows import ReadPlan, in_window
 
 SCHEMA = th.PropertiesList(
