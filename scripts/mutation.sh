@@ -21,15 +21,19 @@ TARGET=target-kissmetrics/target_kissmetrics
 # name | package folder | module | its fast unit tests (pytest node ids, space separated)
 MODULES=(
   "records|$TAP|records.py|tests/tap/test_records.py tests/tap/test_record_edges.py tests/tap/test_windows_state.py"
+  "money|$TAP|money.py|tests/tap/test_records.py tests/tap/test_record_edges.py tests/project/test_stripe_currencies.py tests/project/test_shared_rules.py tests/tap/test_lifecycle_rules.py"
   "state|$TAP|state.py|tests/tap/test_windows_state.py tests/tap/test_record_edges.py"
   "windows|$TAP|windows.py|tests/tap/test_windows_state.py tests/tap/test_record_edges.py"
   "formatting|$TARGET|formatting.py|tests/target/test_formatting.py tests/target/test_formatting_edges.py tests/target/test_golden_requests.py"
   "journal|$TARGET|journal.py|tests/target/test_journal.py"
   "lifecycle|$TAP|lifecycle.py|tests/tap/test_lifecycle_rules.py tests/tap/test_lifecycle_mutants.py"
+  "refunds|$TAP|refunds.py|tests/tap/test_lifecycle_rules.py tests/tap/test_lifecycle_mutants.py"
   "client|$TAP|client.py|tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_client_mutants.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
   "events|$TARGET|events.py|tests/target/test_formatting.py tests/target/test_golden_requests.py tests/target/test_events_mutants.py"
   "transport|$TARGET|transport.py|tests/target/test_transport_mutants.py tests/target/test_retries.py"
   "sinks|$TARGET|sinks.py|tests/target/test_sinks_mutants.py tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
+  "delivery|$TARGET|delivery.py|tests/target/test_sinks_mutants.py tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
+  "pacing|$TAP|pacing.py|tests/tap/test_rate_limits.py tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_client_mutants.py tests/project/test_shared_rules.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
 )
 
 scripts/bootstrap.sh
