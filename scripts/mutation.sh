@@ -32,7 +32,7 @@ MODULES=(
   "events|$TARGET|events.py|tests/target/test_formatting.py tests/target/test_golden_requests.py tests/target/test_events_mutants.py"
   "transport|$TARGET|transport.py|tests/target/test_transport_mutants.py tests/target/test_retries.py"
   "sinks|$TARGET|sinks.py|tests/target/test_sinks_mutants.py tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
-  "delivery|$TARGET|delivery.py|tests/target/test_sinks_mutants.py tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
+  "delivery|$TARGET|delivery.py|tests/target/test_delivery_run.py tests/target/test_sinks_mutants.py tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
   "pacing|$TAP|pacing.py|tests/tap/test_rate_limits.py tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_client_mutants.py tests/project/test_shared_rules.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
 )
 

@@ -7,17 +7,20 @@ re-sent pending requests, dry-run lines. Counts come from the target's run summa
 from __future__ import annotations
 
 import io
+import json
 from contextlib import redirect_stdout
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from singer_sdk import Target
 from target_kissmetrics import sinks
+from target_kissmetrics.errors import ConfigError
 from target_kissmetrics.journal import Journal
 from target_kissmetrics.target import TargetKissmetrics
 
 from stand_ins.kissmetrics import KissmetricsStandIn
-from tests.target.singer_input import billed, singer_lines
+from tests.target.singer_input import SCHEMAS, billed, singer_lines
 from tests.target.test_golden_requests import BILLED_USD
 
 STATE = {"bookmarks": {"subscription_billed": {"replication_key_value": "2024-03-01T12:00:00Z"}}}
@@ -80,3 +83,67 @@ def test_dry_run_lines_name_the_request(
     [line] = [r.getMessage() for r in caplog.records if "dry run" in r.getMessage()]
     assert line.startswith(f"dry run, not sent: GET {standin.url}/e?_k=REDACTED&_p=in_1%40example.com&")
     assert target.summary.dry_run == 1 and standin.requests == []
+
+
+def _lines(stream: str, schema: dict[str, Any], keys: list[str], records: list[dict[str, Any]]) -> str:
+    schema_line = json.dumps({"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": keys})
+    body = [json.dumps({"type": "RECORD", "stream": stream, "record": r}) for r in records]
+    return "\n".join([schema_line, *body, json.dumps({"type": "STATE", "value": STATE})]) + "\n"
+
+
+def _listen(config: dict[str, Any], text: str) -> TargetKissmetrics:
+    target = TargetKissmetrics(config=config)
+    with redirect_stdout(io.StringIO()):
+        target.listen(io.StringIO(text))
+    return target
+
+
+def test_a_mappings_key_fields_win_over_the_streams_key_properties(
+    standin: KissmetricsStandIn, config: dict[str, Any]
+) -> None:
+    """The built-in mapping keys billed events by invoice: a tap that declares another key (here the
+    customer) does not make two invoices of one customer one event."""
+    schema, _ = SCHEMAS["subscription_billed"]
+    records = [billed("in_1"), billed("in_2"), billed("in_1")]
+    target = _listen(config, _lines("subscription_billed", {"properties": schema}, ["customer_id"], records))
+    assert _counts(target) == (2, 1, 0) and len(standin.requests) == 2
+
+
+def test_a_mapping_without_key_fields_keys_by_the_streams_key_properties(
+    standin: KissmetricsStandIn, config: dict[str, Any]
+) -> None:
+    mapping = {"event_name": "Ordered", "timestamp_field": "at", "properties": {"Order ID": "order_id"}}
+    schema = {"properties": {k: {"type": "string"} for k in ("order_id", "at", "customer_email")}}
+    records = [
+        {"order_id": order, "at": "2024-03-01T12:00:00Z", "customer_email": "a@example.com"}
+        for order in ("o1", "o2", "o1")
+    ]
+    target = _listen(
+        {**config, "event_mappings": {"orders": mapping}}, _lines("orders", schema, ["order_id"], records)
+    )
+    assert _counts(target) == (2, 1, 0) and len(standin.requests) == 2
+    with pytest.raises(ConfigError, match="no key_fields and the stream has no key properties"):
+        _listen({**config, "event_mappings": {"orders": mapping}}, _lines("orders", schema, [], records))
+
+
+def test_a_repeated_identical_schema_keeps_the_streams_sink(
+    standin: KissmetricsStandIn, config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Taps may send a stream's SCHEMA again: the same schema and key keep the open sink and batch."""
+    caplog.set_level("INFO")
+    schema, keys = SCHEMAS["subscription_billed"]
+    once = _lines("subscription_billed", {"properties": schema}, keys, [billed("in_1")])
+    target = _listen(config, once + once.replace("in_1", "in_2"))
+    assert _counts(target) == (2, 0, 0)
+    assert "have changed" not in caplog.text
+
+
+def test_a_target_that_gives_no_sink_needs_is_named() -> None:
+    class Bare(Target):
+        name = "bare"
+        config_jsonschema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
+        default_sink_class = sinks.KissmetricsSink
+
+    schema, keys = SCHEMAS["subscription_billed"]
+    with pytest.raises(TypeError, match=r"^Bare does not provide sink_needs\(\)$"):
+        sinks.KissmetricsSink(Bare(config={}), "subscription_billed", {"properties": schema}, keys)
