@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import pytest
 from singer_sdk import Target
 from target_kissmetrics import sinks
-from target_kissmetrics.errors import ConfigError
+from target_kissmetrics.errors import ConfigError, InvalidInput
 from target_kissmetrics.journal import Journal
 from target_kissmetrics.target import TargetKissmetrics
 
@@ -147,3 +147,60 @@ def test_a_target_that_gives_no_sink_needs_is_named() -> None:
     schema, keys = SCHEMAS["subscription_billed"]
     with pytest.raises(TypeError, match=r"^Bare does not provide sink_needs\(\)$"):
         sinks.KissmetricsSink(Bare(config={}), "subscription_billed", {"properties": schema}, keys)
+
+
+def test_the_identity_settings_reach_the_sinks_events(
+    standin: KissmetricsStandIn, config: dict[str, Any]
+) -> None:
+    _run(config, ["in_1"])  # lowercase_identity is on by default
+    no_email = billed("in_2", customer_email=None, customer_id="cus_9")
+    _listen(
+        {**config, "identity_fallback": "customer_id"},
+        singer_lines([("subscription_billed", no_email)], STATE),
+    )
+    mixed = billed("in_3", customer_email="Mixed@Example.COM")
+    _listen(config, singer_lines([("subscription_billed", mixed)], STATE))
+    identities = [r.raw_query.split("&_p=")[1].split("&")[0] for r in standin.requests]
+    assert identities == ["in_1%40example.com", "cus_9", "mixed%40example.com"]
+
+
+def test_a_field_the_schema_does_not_know_is_warned_about_and_the_event_sent(
+    standin: KissmetricsStandIn, config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    target = _listen(config, singer_lines([("subscription_billed", billed("in_1", coupon="X"))], STATE))
+    assert "No schema for record field 'coupon'" in caplog.text
+    assert _counts(target) == (1, 0, 0) and "_t=1709294400&" in standin.requests[0].raw_query
+
+
+def test_a_time_that_is_no_date_time_stops_the_run_before_anything_is_sent(
+    standin: KissmetricsStandIn, config: dict[str, Any]
+) -> None:
+    """The SDK parses the schema's date-time fields (only those, when the record has no unknown field),
+    with its own invalid-value treatment: an error naming the value and the field."""
+    lines = singer_lines([("subscription_billed", billed("in_1", paid_at="not-a-date"))], STATE)
+    with pytest.raises(ValueError, match=r"^Could not parse value 'not-a-date' for field 'paid_at'\.$"):
+        _listen(config, lines)
+    assert standin.requests == []
+
+
+def test_a_skipped_record_is_counted_by_reason_and_key_and_logged(
+    standin: KissmetricsStandIn, config: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = singer_lines([("subscription_billed", billed("in_1", customer_email=None))], STATE)
+    target = _listen(config, lines)
+    assert target.summary.skipped == {"no_identity": ["subscription_billed:in_1"]}
+    assert "Skipped subscription_billed record in_1 (no_identity): no customer_email" in caplog.text
+    assert standin.requests == []
+
+
+def test_records_are_checked_against_their_schema_unless_validation_is_off(
+    standin: KissmetricsStandIn, config: dict[str, Any]
+) -> None:
+    lines = singer_lines([("subscription_billed", billed("in_1", amount="lots"))], STATE)
+    with pytest.raises(
+        InvalidInput, match=r"record in_1 does not match its schema: data\.amount must be"
+    ):
+        _listen(config, lines)
+    target = _listen({**config, "validate_records": False}, lines)  # the event rules skip it instead
+    assert target.summary.skipped == {"non_numeric_amount": ["subscription_billed:in_1"]}
+    assert standin.requests == []
