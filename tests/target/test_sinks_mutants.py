@@ -197,9 +197,7 @@ def test_records_are_checked_against_their_schema_unless_validation_is_off(
     standin: KissmetricsStandIn, config: dict[str, Any]
 ) -> None:
     lines = singer_lines([("subscription_billed", billed("in_1", amount="lots"))], STATE)
-    with pytest.raises(
-        InvalidInput, match=r"record in_1 does not match its schema: data\.amount must be"
-    ):
+    with pytest.raises(InvalidInput, match=r"record in_1 does not match its schema: data\.amount must be"):
         _listen(config, lines)
     target = _listen({**config, "validate_records": False}, lines)  # the event rules skip it instead
     assert target.summary.skipped == {"non_numeric_amount": ["subscription_billed:in_1"]}
