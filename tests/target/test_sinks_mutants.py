@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import pytest
 from singer_sdk import Target
 from target_kissmetrics import sinks
+from target_kissmetrics.delivery import Batch, DeliveryRun
 from target_kissmetrics.errors import ConfigError, InvalidInput
 from target_kissmetrics.journal import Journal
 from target_kissmetrics.target import TargetKissmetrics
@@ -202,3 +203,22 @@ def test_records_are_checked_against_their_schema_unless_validation_is_off(
     target = _listen({**config, "validate_records": False}, lines)  # the event rules skip it instead
     assert target.summary.skipped == {"non_numeric_amount": ["subscription_billed:in_1"]}
     assert standin.requests == []
+
+
+def test_a_batch_is_handed_on_a_chunk_at_a_time_while_it_is_read(
+    standin: KissmetricsStandIn, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sending overlaps reading: every ``DISPATCH_CHUNK`` records the sink hands the batch on; the batch's
+    end hands on the rest."""
+    monkeypatch.setattr(sinks, "DISPATCH_CHUNK", 2)
+    sizes: list[int] = []
+    dispatch = DeliveryRun.dispatch
+
+    def spy(self: DeliveryRun, batch: Batch) -> None:
+        sizes.append(len(batch.events))
+        dispatch(self, batch)
+
+    monkeypatch.setattr(DeliveryRun, "dispatch", spy)
+    target = _run(config, ["in_1", "in_2", "in_3", "in_4", "in_5"])
+    assert sizes == [2, 4, 5]
+    assert _counts(target) == (5, 0, 0)
