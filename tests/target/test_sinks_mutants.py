@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import pytest
 from singer_sdk import Target
+from singer_sdk.exceptions import MissingKeyPropertiesError
 from target_kissmetrics import sinks
 from target_kissmetrics.delivery import Batch, DeliveryRun
 from target_kissmetrics.errors import ConfigError, InvalidInput
@@ -127,16 +128,15 @@ def test_a_mapping_without_key_fields_keys_by_the_streams_key_properties(
         _listen({**config, "event_mappings": {"orders": mapping}}, _lines("orders", schema, [], records))
 
 
-def test_a_repeated_identical_schema_keeps_the_streams_sink(
-    standin: KissmetricsStandIn, config: dict[str, Any], caplog: pytest.LogCaptureFixture
+def test_a_record_without_its_streams_key_property_stops_the_run(
+    standin: KissmetricsStandIn, config: dict[str, Any]
 ) -> None:
-    """Taps may send a stream's SCHEMA again: the same schema and key keep the open sink and batch."""
-    caplog.set_level("INFO")
-    schema, keys = SCHEMAS["subscription_billed"]
-    once = _lines("subscription_billed", {"properties": schema}, keys, [billed("in_1")])
-    target = _listen(config, once + once.replace("in_1", "in_2"))
-    assert _counts(target) == (2, 0, 0)
-    assert "have changed" not in caplog.text
+    """The sink is given the stream's key properties, so singer-sdk checks every record carries them."""
+    record = billed("in_1")
+    del record["invoice_id"]
+    with pytest.raises(MissingKeyPropertiesError, match=r"Key Properties: \['invoice_id'\]"):
+        _listen(config, singer_lines([("subscription_billed", record)], STATE))
+    assert standin.requests == []
 
 
 def test_a_target_that_gives_no_sink_needs_is_named() -> None:
@@ -190,7 +190,7 @@ def test_a_skipped_record_is_counted_by_reason_and_key_and_logged(
     lines = singer_lines([("subscription_billed", billed("in_1", customer_email=None))], STATE)
     target = _listen(config, lines)
     assert target.summary.skipped == {"no_identity": ["subscription_billed:in_1"]}
-    assert "Skipped subscription_billed record in_1 (no_identity): no customer_email" in caplog.text
+    assert "Skipped subscription_billed record in_1 (no_identity): no customer_email" in caplog.messages
     assert standin.requests == []
 
 
