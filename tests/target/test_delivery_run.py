@@ -251,6 +251,8 @@ def test_a_stop_request_during_recovery_ends_the_run() -> None:
     run, journal, transport, _, stop = _run()
     journal.rows[(STREAM, "a")] = ("pending", "q-a-stored")
     transport.on_wait = lambda: stop.request(signal.SIGTERM)
-    with pytest.raises(Interrupted, match="pending events of an earlier run were being re-sent"):
+    with pytest.raises(
+        Interrupted, match=r"^Interrupted by SIGTERM: pending events of an earlier run were being re-sent; "
+    ):
         run.recover_pending()
     assert journal.rows[(STREAM, "a")][0] == DELIVERED
