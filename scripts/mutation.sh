@@ -28,12 +28,12 @@ MODULES=(
   "journal|$TARGET|journal.py|tests/target/test_journal.py"
   "lifecycle|$TAP|lifecycle.py|tests/tap/test_lifecycle_rules.py tests/tap/test_lifecycle_mutants.py"
   "refunds|$TAP|refunds.py|tests/tap/test_lifecycle_rules.py tests/tap/test_lifecycle_mutants.py"
-  "client|$TAP|client.py|tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_client_mutants.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
+  "client|$TAP|client.py|tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_client_mutants.py tests/tap/test_rate_limits.py::test_the_client_waits_as_long_as_retry_after_asks tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
   "events|$TARGET|events.py|tests/target/test_formatting.py tests/target/test_golden_requests.py tests/target/test_events_mutants.py"
   "transport|$TARGET|transport.py|tests/target/test_transport_mutants.py tests/target/test_retries.py"
   "sinks|$TARGET|sinks.py|tests/target/test_sinks_mutants.py tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
   "delivery|$TARGET|delivery.py|tests/target/test_delivery_run.py tests/target/test_sinks_mutants.py tests/target/test_delivery.py tests/target/test_retries.py tests/target/test_golden_requests.py"
-  "pacing|$TAP|pacing.py|tests/tap/test_rate_limits.py tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_client_mutants.py tests/project/test_shared_rules.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
+  "pacing|$TAP|pacing.py|tests/tap/test_rate_limits.py::test_one_endpoint_never_gets_more_than_its_cap_whatever_the_overall_rate tests/tap/test_rate_limits.py::test_a_request_waiting_for_its_endpoint_holds_no_slot_from_other_endpoints tests/tap/test_rate_limits.py::test_overall_limit_still_holds_across_endpoints tests/tap/test_rate_limits.py::test_retry_after_header_values tests/tap/test_rate_limits.py::test_the_client_waits_as_long_as_retry_after_asks tests/tap/test_client.py tests/tap/test_client_edges.py tests/tap/test_client_mutants.py tests/project/test_shared_rules.py tests/tap/test_pacing.py::test_client_sleeps_before_every_retry_with_growing_backoff tests/tap/test_pacing.py::test_client_paces_requests_at_its_configured_rate"
 )
 
 scripts/bootstrap.sh

@@ -12,10 +12,11 @@ import socket
 import threading
 from collections.abc import Iterator
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import pytest
 import stripe
-from tap_stripe_billing.client import StripeAPI, endpoint_name, resource_name
+from tap_stripe_billing.client import StripeAPI, endpoint_name, list_params, resource_name
 from tap_stripe_billing.errors import StripeAccessError
 
 from stand_ins.common import StandInHandler, StandInServer
@@ -210,3 +211,15 @@ def test_an_answer_that_never_comes_times_out_at_the_configured_timeout() -> Non
         finally:
             _Silent.release.set()
     assert str(info.value).startswith("Stripe request GET /v1/events failed after 1 attempts: unreachable: ")
+
+
+def test_list_reads_send_the_created_bounds_given_and_the_page_size(recording: StandInServer) -> None:
+    """Each ``created`` bound is sent only when given (Stripe's bracket names), then ``limit``."""
+    assert list_params(5, 9) == [("created[gte]", 5), ("created[lt]", 9), ("limit", 100)]
+    assert list_params(lt=9, limit=1) == [("created[lt]", 9), ("limit", 1)]
+    assert list_params(gte=0) == [("created[gte]", 0), ("limit", 100)]
+    assert list_params() == [("limit", 100)]
+    _Recording.script = [(200, {"object": "list", "data": [], "has_more": False})]
+    list(_api(recording.url).list_all("/v1/events", [("types[]", "invoice.paid"), *list_params(5, 9)]))
+    [path] = [unquote(p) for p in _Recording.paths]
+    assert path == "/v1/events?types[]=invoice.paid&created[gte]=5&created[lt]=9&limit=100"
