@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 import pytest
 import stripe
-from tap_stripe_billing.client import StripeAPI, endpoint_name, list_params, resource_name
+from tap_stripe_billing.client import StripeAPI, _is_retryable, endpoint_name, list_params, resource_name
 from tap_stripe_billing.errors import StripeAccessError
 
 from stand_ins.common import StandInHandler, StandInServer
@@ -223,3 +223,37 @@ def test_list_reads_send_the_created_bounds_given_and_the_page_size(recording: S
     list(_api(recording.url).list_all("/v1/events", [("types[]", "invoice.paid"), *list_params(5, 9)]))
     [path] = [unquote(p) for p in _Recording.paths]
     assert path == "/v1/events?types[]=invoice.paid&created[gte]=5&created[lt]=9&limit=100"
+
+
+def test_a_402_is_refused_with_its_status_not_taken_for_a_bad_key(recording: StandInServer) -> None:
+    _Recording.script = [(402, {"error": {"type": "card_error", "message": "Your card was declined."}})]
+    with pytest.raises(StripeAccessError) as info:
+        _api(recording.url).get("/v1/invoices")
+    assert str(info.value) == "Stripe refused GET /v1/invoices (HTTP 402): Your card was declined."
+
+
+def test_errors_are_retried_when_rate_limited_unanswered_or_5xx() -> None:
+    assert _is_retryable(stripe.APIError("no answer"))  # no HTTP status: nothing came back
+    assert _is_retryable(stripe.APIError("limited", http_status=429))
+    assert _is_retryable(stripe.APIError("down", http_status=503))
+    assert not _is_retryable(stripe.InvalidRequestError("bad", None, http_status=400))
+    assert not _is_retryable(stripe.APIError("conflict", http_status=409))
+
+
+class _ShouldRetry(StandInHandler):
+    """A 500 that tells stripe-python to retry it (``Stripe-Should-Retry: true``)."""
+
+    seen: ClassVar[int] = 0
+
+    def do_GET(self) -> None:
+        type(self).seen += 1
+        body = {"error": {"message": "Try later", "type": "api_error"}}
+        self.send_json(500, body, {"Stripe-Should-Retry": "true"})
+
+
+def test_the_stripe_library_never_retries_on_its_own() -> None:
+    """Retries are this client's (counted, paced, backed off); stripe-python's own are off."""
+    _ShouldRetry.seen = 0
+    with StandInServer(_ShouldRetry) as srv, pytest.raises(StripeAccessError):
+        _api(srv.url, max_retries=0).get("/v1/invoices")
+    assert _ShouldRetry.seen == 1
