@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import unquote
@@ -257,3 +258,37 @@ def test_the_stripe_library_never_retries_on_its_own() -> None:
     with StandInServer(_ShouldRetry) as srv, pytest.raises(StripeAccessError):
         _api(srv.url, max_retries=0).get("/v1/invoices")
     assert _ShouldRetry.seen == 1
+
+
+class _Timed(StandInHandler):
+    """Answers an empty list, noting when each request arrived."""
+
+    arrivals: ClassVar[list[float]] = []
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            type(self).arrivals.append(time.monotonic())
+        self.send_json(200, {"object": "list", "data": [], "has_more": False}, {})
+
+
+def _span(paths: list[str], **limits: Any) -> float:
+    """Seconds between the first and the last of ``paths`` requested in order by one client."""
+    _Timed.arrivals = []
+    with StandInServer(_Timed) as srv:
+        api = StripeAPI(KEY, srv.url, **limits)
+        for path in paths:
+            api.get(path)
+    return _Timed.arrivals[-1] - _Timed.arrivals[0]
+
+
+def test_the_overall_rate_holds_across_endpoints() -> None:
+    paths = ["/v1/invoices", "/v1/customers", "/v1/prices", "/v1/events", "/v1/refunds"]
+    assert _span(paths, max_requests_per_second=10, max_requests_per_second_per_endpoint=1000) >= 0.4 - 0.02
+
+
+def test_each_endpoint_is_paced_on_its_own() -> None:
+    one = ["/v1/invoices"] * 5
+    assert _span(one, max_requests_per_second=1000, max_requests_per_second_per_endpoint=10) >= 0.4 - 0.02
+    two = ["/v1/invoices", "/v1/customers", "/v1/invoices", "/v1/customers"]  # 0, 0, 0.25, 0.25 s
+    assert _span(two, max_requests_per_second=1000, max_requests_per_second_per_endpoint=4) < 0.6
