@@ -291,5 +291,5 @@ def test_the_overall_rate_holds_across_endpoints() -> None:
 def test_each_endpoint_is_paced_on_its_own() -> None:
     one = ["/v1/invoices"] * 5
     assert _span(one, max_requests_per_second=1000, max_requests_per_second_per_endpoint=10) >= 0.3
-    two = ["/v1/invoices", "/v1/customers", "/v1/invoices", "/v1/customers"]  # 0, 0, 0.25, 0.25 s
-    assert _span(two, max_requests_per_second=1000, max_requests_per_second_per_endpoint=4) < 0.6
+    two = ["/v1/invoices", "/v1/customers", "/v1/invoices", "/v1/customers"]  # 0, 0, 0.5, 0.5 s
+    assert _span(two, max_requests_per_second=1000, max_requests_per_second_per_endpoint=2) < 1.2  # not 1.5
