@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Mutation testing (mutmut, pinned in constraints.txt) of the modules where money and exactly-once live.
 # Too slow for CI: run by hand, a module at a time. Measured on 2026-12-06 on a shared 2-core machine under
-# load 10-14 (mutmut 0.13-0.3 mutants/s): transport.py 292 mutants in 15 min and sinks.py 125 in 15 min
-# with one job, delivery.py 144 in 3 min and client.py 302 in 10 min with MUTATION_JOBS=2; the whole list
-# takes a few hours. Each module is mutated on its own, and its mutants run only against that module's
-# fast unit tests (no subprocesses, no Meltano, no stand-in runs of the whole pipeline). Runs at low
-# priority (nice 10), on ${MUTATION_JOBS:-1} cores. After adding tests, re-run only the survivors:
+# load 10-14 (0.13-0.85 mutants/s): transport.py 292 mutants in 15 min and sinks.py 125 in 15 min with
+# one job; delivery.py 144 in 3 min, client.py 302 in 10 min and pacing.py 115 in 3 min with
+# MUTATION_JOBS=2. The whole list takes one to two hours. Each module is mutated on its own, and its
+# mutants run only against that module's fast unit tests (no subprocesses, no Meltano, no stand-in runs
+# of the whole pipeline). Runs at low priority (nice 10), on ${MUTATION_JOBS:-1} cores. After adding tests, re-run only the survivors:
 # `mutmut run NAME...` in .mutation/<name>/ (with the new test files copied into it and into mutants/).
 # Figures and the reason each survivor is equivalent: tests/MUTATION.md.
 #
