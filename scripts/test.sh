@@ -16,4 +16,7 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy tap-stripe-billing/tap_stripe_billing target-kissmetrics/target_kissmetrics stand_ins local_pipeline scripts
 echo "== pytest"
-.venv/bin/pytest "$@"
+# Two workers (pytest-xdist; CI has 2 cores), each test file whole on one worker so that a module's shared
+# stand-ins and calibration runs are made once. Every test has its own ports, Meltano system database,
+# journal and temp folders. `scripts/test.sh -n 0` runs in one process.
+.venv/bin/pytest -n 2 --dist loadfile "$@"
