@@ -18,5 +18,5 @@ echo "== mypy"
 echo "== pytest"
 # Two workers (pytest-xdist; CI has 2 cores), each test file whole on one worker so that a module's shared
 # stand-ins and calibration runs are made once. Every test has its own ports, Meltano system database,
-# journal and temp folders. `scripts/test.sh -n 0` runs in one process.
+# journal and temp folders; each worker its own .meltano/ (tests/conftest.py). `-n 0`: one process.
 .venv/bin/pytest -n 2 --dist loadfile "$@"
