@@ -101,9 +101,9 @@ class TargetKissmetrics(StateGate):
         if used is not None and used != current:
             journal.close()
             raise ConfigError(
-                f"lowercase_identity is {current}, but the events in the journal {journal.where} were sent with "
-                f"{used}: people whose email has capitals would become second people in KISSmetrics; set it "
-                "back, or see the README (Operating it: lowercase_identity) to change it on purpose"
+                f"lowercase_identity is {current}, but the events in the journal {journal.where} were sent "
+                f"with {used}: people whose email has capitals would become second people in KISSmetrics; "
+                "set it back, or see the README (Operating it: lowercase_identity) to change it on purpose"
             )
         if used is None:
             journal.set_meta("lowercase_identity", current)

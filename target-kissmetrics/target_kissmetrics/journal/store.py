@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -97,10 +98,10 @@ class Journal:
             )
             with self._transaction() as db:
                 schema.create(db)
+            self.owner = self._owners.owner
             self.pruned = self._prune(retention_days)
         except (OSError, SQLAlchemyError, JournalError, ImportError) as exc:
             raise ConfigError(f"{setting} {self.where} is not usable: {_reason(exc)}") from None
-        self.owner = self._owners.owner
 
     @property
     def is_shared(self) -> bool:
@@ -161,11 +162,11 @@ class Journal:
         outcome: dict[str, tuple[str, str]] = {}
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start : start + _CHUNK]
-            outcome.update(self._retrying(lambda db, chunk=chunk: self._claim_chunk(db, stream, chunk)))
+            outcome.update(self._retrying(partial(self._claim_chunk, stream=stream, rows=chunk)))
         return outcome
 
     def _claim_chunk(
-        self, db: Connection, stream: str, rows: list[tuple[str, str]]
+        self, db: Connection, *, stream: str, rows: list[tuple[str, str]]
     ) -> dict[str, tuple[str, str]]:
         found = db.execute(
             select(_C.record_key, _C.status, _C.request, _C.owner)
@@ -218,7 +219,7 @@ class Journal:
                 inserted += db.execute(statement.returning(_C.record_key)).scalars().all()
             else:  # one writer at a time (BEGIN IMMEDIATE): a claim inserts only keys it found missing
                 db.execute(insert(deliveries).values(values).prefix_with("OR IGNORE"))
-                inserted += [value["record_key"] for value in values]
+                inserted += [key for key, _ in rows[start : start + _ROWS_PER_INSERT]]
         return inserted
 
     def claim_orphans(self) -> list[tuple[str, str, str]]:
