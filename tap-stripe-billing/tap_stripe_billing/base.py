@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import Stream, Tap
 
 from tap_stripe_billing import payload_versions
+from tap_stripe_billing.checkpoint import CHECKPOINT_KEY, Checkpoint, Slice, recorder
 from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.records import FilterReason
 from tap_stripe_billing.run import Run
@@ -89,6 +90,7 @@ class RunStart:
     opening: object | None
     requests_before: Mapping[str, int]
     retries_before: Mapping[str, int]
+    checkpoint: Checkpoint | None = None  # a first backfill's progress (checkpoint.py)
 
 
 class ExactlyOnceStream(Stream):
@@ -104,6 +106,8 @@ class ExactlyOnceStream(Stream):
         self._start: RunStart | None = None
         self._bound = False
         self.summary: dict[str, Any] = {}
+        # Told of each completed slice of the run's first backfill (set by ``get_records``).
+        self.on_slice_done: Callable[[Slice], None] | None = None
         # Single fetches that completed event payloads of older API versions (payload_versions.py).
         self.payload_fetches: Counter[str] = Counter()
 
@@ -151,13 +155,23 @@ class ExactlyOnceStream(Stream):
         self.bind_state()
         bookmark = read_bookmark(self.stream_state, self.replication_key)
         opening = None if clock.is_read else self.open_run(api, bookmark)
+        start_date = self.settings.start_date
+        checkpoint = Checkpoint.load(self.stream_state, start_date) if bookmark is None else None
         plan = plan_read(
             now=clock.now(),
             bookmark=bookmark,
-            start_date=self.settings.start_date,
+            start_date=start_date,
             settings=self.window_settings,
+            upper=checkpoint.upper if checkpoint is not None else None,
         )
-        return RunStart(plan, bookmark, opening, requests_before, retries_before)
+        if checkpoint is not None and not checkpoint.matches(plan):  # another window: start over
+            checkpoint = None
+            plan = plan_read(
+                now=clock.now(), bookmark=None, start_date=start_date, settings=self.window_settings
+            )
+        if checkpoint is None and bookmark is None and plan.mode == "backfill":
+            checkpoint = Checkpoint(plan.upper, plan.created_gte, start_date)
+        return RunStart(plan, bookmark, opening, requests_before, retries_before, checkpoint)
 
     def get_replication_key_signpost(self, context: Context | None = None) -> dt.datetime | None:
         """The bookmark never goes past U (the stream writes exactly U at the end)."""
@@ -179,6 +193,11 @@ class ExactlyOnceStream(Stream):
         switched = bind(self.stream_state, binding_for({"api_key": self.settings.api_key}))
         if switched:
             LOGGER.warning("%s: %s", self.name, switched)
+
+    def _write_checkpoint(self) -> None:
+        """A STATE message now (singer-sdk's private writer; see sdk_private.py): a slice is complete."""
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     # -- the loop ---------------------------------------------------------------------------------------
     def read_events(
@@ -225,6 +244,9 @@ class ExactlyOnceStream(Stream):
         keep_from = retention_floor(next_bookmark(previous_bookmark, plan.upper), settings.overlap)
         this_run: set[str] = set()
         count = 0
+        if start.checkpoint is not None:
+            emitted.update(start.checkpoint.emitted)  # the dedupe entries of slices done before
+            self.on_slice_done = recorder(start.checkpoint, state, emitted, keep_from, self._write_checkpoint)
 
         for read_plan, item in ((p, i) for p, opening in plans for i in self.read(api, p, opening)):
             if isinstance(item, str):
@@ -255,6 +277,7 @@ class ExactlyOnceStream(Stream):
             yield record
 
         # Every read completed: only now may the bookmark move.
+        state.pop(CHECKPOINT_KEY, None)
         finalize(
             state,
             previous_bookmark=previous_bookmark,
