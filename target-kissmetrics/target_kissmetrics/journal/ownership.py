@@ -10,9 +10,10 @@ it claims. How a dead owner is told from one still sending depends on the databa
   both sides; set the server's ``tcp_keepalives_idle`` for hosts that vanish). Another worker tests an
   owner with ``pg_try_advisory_xact_lock(owner)``: it succeeds only when no session holds the lock, i.e.
   the owner is dead (and is released at the end of that claim's transaction). A slow worker stays the
-  owner however long KISSmetrics makes it wait (its retry budget, ``max_retries`` x up to 30 s backoff +
-  ``timeout_seconds`` per try, can reach minutes): an expiring lease would have to outlast that budget,
-  delaying every takeover by as much, or risk a takeover of a worker still retrying.
+  owner however long KISSmetrics makes it wait (its retry budget: with the defaults 7 tries of up to
+  ``timeout_seconds`` 15 s plus up to 31.5 s of backoff, over 2 minutes for one event, and events queue
+  behind ``max_concurrency`` others): an expiring lease would have to outlast that budget, delaying
+  every takeover by as much, or risk a takeover of a worker still retrying.
   Each claim also checks that its own lock is still held, so a worker whose lock session was lost stops
   with one line before sending anything more.
 - **SQLite: one target at a time per file.** Every pending row found belongs to an earlier run that
