@@ -51,6 +51,24 @@ def _ready(port: int) -> bool:
         return False
 
 
+def _reachable_binaries(folder: Path, keywords: dict[str, object], env: dict[str, str]) -> Path:
+    """The wheel's ``bin`` folder, or a copy of the installation in ``folder`` when ``nobody`` cannot
+    reach the wheel (a virtual environment under a private home folder)."""
+    try:
+        probe = subprocess.run(  # type: ignore[call-overload]
+            [BIN / "postgres", "--version"], capture_output=True, env=env, cwd=folder, check=False, **keywords
+        )
+        if probe.returncode == 0:
+            return BIN
+    except PermissionError:
+        pass
+    # The binaries find their libraries at $ORIGIN/../../../pgserver.libs: copy both, in place.
+    site = BIN.parents[2]
+    for name in ("pgserver/pginstall", "pgserver.libs"):
+        shutil.copytree(site / name, folder / "site" / name, symlinks=True)
+    return folder / "site" / "pgserver" / "pginstall" / "bin"
+
+
 @contextlib.contextmanager
 def running_postgres() -> Iterator[str]:
     """Start a fresh cluster; yield its SQLAlchemy URL (database ``postgres``); stop and remove it."""
@@ -64,8 +82,9 @@ def running_postgres() -> Iterator[str]:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": str(folder)}
     server: subprocess.Popen[bytes] | None = None
     try:
+        binaries = _reachable_binaries(folder, keywords, env)
         subprocess.run(
-            [BIN / "initdb", "-D", data, "-U", USER, "--auth=trust", "--no-sync", "-E", "UTF8"],
+            [binaries / "initdb", "-D", data, "-U", USER, "--auth=trust", "--no-sync", "-E", "UTF8"],
             check=True,
             capture_output=True,
             env=env,
@@ -76,7 +95,7 @@ def running_postgres() -> Iterator[str]:
         with log.open("wb") as out:
             server = subprocess.Popen(  # type: ignore[call-overload]
                 [
-                    BIN / "postgres",
+                    binaries / "postgres",
                     "-D",
                     data,
                     "-h",
