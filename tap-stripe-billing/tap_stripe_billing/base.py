@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import Stream, Tap
 
 from tap_stripe_billing import payload_versions
-from tap_stripe_billing.checkpoint import CHECKPOINT_KEY, Checkpoint, Slice, recorder
+from tap_stripe_billing.checkpoint import CHECKPOINT_KEY, Checkpoint, Slice, plan_with_checkpoint, recorder
 from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.records import FilterReason
 from tap_stripe_billing.run import Run
@@ -155,22 +155,18 @@ class ExactlyOnceStream(Stream):
         self.bind_state()
         bookmark = read_bookmark(self.stream_state, self.replication_key)
         opening = None if clock.is_read else self.open_run(api, bookmark)
-        start_date = self.settings.start_date
-        checkpoint = Checkpoint.load(self.stream_state, start_date) if bookmark is None else None
-        plan = plan_read(
-            now=clock.now(),
-            bookmark=bookmark,
-            start_date=start_date,
-            settings=self.window_settings,
-            upper=checkpoint.upper if checkpoint is not None else None,
+        plan, checkpoint = plan_with_checkpoint(
+            self.stream_state,
+            bookmark,
+            self.settings.start_date,
+            lambda upper: plan_read(
+                now=clock.now(),
+                bookmark=bookmark,
+                start_date=self.settings.start_date,
+                settings=self.window_settings,
+                upper=upper,
+            ),
         )
-        if checkpoint is not None and not checkpoint.matches(plan):  # another window: start over
-            checkpoint = None
-            plan = plan_read(
-                now=clock.now(), bookmark=None, start_date=start_date, settings=self.window_settings
-            )
-        if checkpoint is None and bookmark is None and plan.mode == "backfill":
-            checkpoint = Checkpoint(plan.upper, plan.created_gte, start_date)
         return RunStart(plan, bookmark, opening, requests_before, retries_before, checkpoint)
 
     def get_replication_key_signpost(self, context: Context | None = None) -> dt.datetime | None:

@@ -118,6 +118,23 @@ class Checkpoint:
         }
 
 
+def plan_with_checkpoint(
+    stream_state: Mapping[str, Any],
+    bookmark: int | None,
+    start_date: int | None,
+    make_plan: Callable[[int | None], ReadPlan],
+) -> tuple[ReadPlan, Checkpoint | None]:
+    """The run's plan (``make_plan(upper)``; None: now - lag) and its checkpoint: a first backfill
+    resumes its saved checkpoint (same upper bound) or starts a new one; other runs have none."""
+    checkpoint = Checkpoint.load(stream_state, start_date) if bookmark is None else None
+    plan = make_plan(checkpoint.upper if checkpoint is not None else None)
+    if checkpoint is not None and not checkpoint.matches(plan):  # another window: start over
+        checkpoint, plan = None, make_plan(None)
+    if checkpoint is None and bookmark is None and plan.mode == "backfill":
+        checkpoint = Checkpoint(plan.upper, plan.created_gte, start_date)
+    return plan, checkpoint
+
+
 def recorder(
     checkpoint: Checkpoint,
     stream_state: MutableMapping[str, Any],
