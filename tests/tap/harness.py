@@ -14,6 +14,7 @@ from typing import Any
 from tap_stripe_billing.tap import TapStripeBilling
 
 LIVE_KEY = "sk_live_unit_test_key_0123456789"
+FAKE_ACCOUNT_ID = "acct_1FakeStripeAccount0"
 
 
 @dataclass
@@ -77,6 +78,7 @@ class FakeStripe:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
+    accounts_read: list[str] = field(default_factory=list)
 
     def add_invoice(
         self, inv: dict[str, Any], *, event_created: int | None = None, visible_at: int | None = None
@@ -93,6 +95,11 @@ class FakeStripe:
 
     def request_summary(self) -> dict[str, int]:
         return dict(self.requests)
+
+    def for_account(self, account_id: str) -> FakeStripe:
+        """One account's view: the in-memory Stripe holds one account, whatever ``Stripe-Account`` says."""
+        self.accounts_read.append(account_id)
+        return self
 
     def clock(self) -> int:
         """Stripe's clock, as the real client reads it from the Date header."""
@@ -111,6 +118,8 @@ class FakeStripe:
                 "data": items[: int(q.get("limit", 100))],
                 "has_more": len(items) > int(q.get("limit", 100)),
             }
+        if path == "/v1/account":  # the key's own account, asked once and kept in state
+            return {"id": FAKE_ACCOUNT_ID, "object": "account"}
         raise AssertionError(path)
 
     def _invoices(self, q: dict[str, Any]) -> list[dict[str, Any]]:
