@@ -62,7 +62,8 @@ def _reachable_binaries(folder: Path, keywords: dict[str, object], env: dict[str
             return BIN
     except PermissionError:
         pass
-    # The binaries find their libraries at $ORIGIN/../../../pgserver.libs: copy both, in place.
+    # The binaries find their libraries through an rpath three folders up (site-packages/pgserver.libs):
+    # copy both, keeping that layout.
     site = BIN.parents[2]
     for name in ("pgserver/pginstall", "pgserver.libs"):
         shutil.copytree(site / name, folder / "site" / name, symlinks=True)
