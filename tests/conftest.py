@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+_databases = itertools.count()
 
 
 @pytest.fixture
@@ -91,3 +93,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if sys_dir is not None:
         os.environ.pop("MELTANO_SYS_DIR_ROOT", None)
         shutil.rmtree(sys_dir, ignore_errors=True)  # links only: the checkout's plugins stay
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL 16 (the ``pgserver`` wheel's binaries) for the whole session: its URL."""
+    from tests.postgres import running_postgres
+
+    with running_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh database of its own on the session's PostgreSQL server."""
+    from tests.postgres import create_database
+
+    return create_database(postgres_server, f"test_{next(_databases)}")
