@@ -18,7 +18,7 @@ from target_kissmetrics.delivery import Batch, DeliveryRun
 from target_kissmetrics.errors import DeliveryFailed, Interrupted
 from target_kissmetrics.events import BuiltEvent
 from target_kissmetrics.interrupt import StopRequest
-from target_kissmetrics.journal import DELIVERED, Journal
+from target_kissmetrics.journal import BUSY, DELIVERED, NEW, RESEND, Journal
 from target_kissmetrics.summary import RunSummary
 from target_kissmetrics.transport import DeliveryReport, Transport
 
@@ -26,27 +26,43 @@ STREAM = "subscription_billed"
 
 
 class _Journal:
-    """In memory: (stream, key) → (status, request); ``log`` lists what was asked, in order."""
+    """In memory, one worker: (stream, key) → (status, request). ``pending`` rows are an earlier run's
+    (orphans), ``claimed`` ones this run's; ``log`` lists what was asked, in order."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], tuple[str, str]] = {}
         self.log: list[tuple[str, Any]] = []
 
-    def lookup(self, stream: str, keys: list[str]) -> dict[str, tuple[str, str]]:
-        return {key: self.rows[(stream, key)] for key in keys if (stream, key) in self.rows}
-
-    def pending(self) -> list[tuple[str, str, str]]:
-        return [(s, k, request) for (s, k), (status, request) in self.rows.items() if status != DELIVERED]
-
-    def add_pending(self, stream: str, rows: list[tuple[str, str]]) -> None:
-        self.log.append(("pending", [key for key, _ in rows]))
+    def claim(self, stream: str, rows: list[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        outcome: dict[str, tuple[str, str]] = {}
         for key, request in rows:
-            self.rows[(stream, key)] = ("pending", request)
+            status, stored = self.rows.get((stream, key), (None, request))
+            if status is None:
+                outcome[key] = (NEW, request)
+            elif status == "pending":
+                outcome[key] = (RESEND, stored)
+            else:
+                outcome[key] = (DELIVERED if status == DELIVERED else BUSY, stored)
+            if status in (None, "pending"):
+                self.rows[(stream, key)] = ("claimed", stored)
+        new = [key for key, (what, _) in outcome.items() if what == NEW]
+        if new:
+            self.log.append(("pending", new))
+        return outcome
+
+    def claim_orphans(self) -> list[tuple[str, str, str]]:
+        orphans = [(s, k, request) for (s, k), (status, request) in self.rows.items() if status == "pending"]
+        for stream, key, request in orphans:
+            self.rows[(stream, key)] = ("claimed", request)
+        return orphans
 
     def mark_delivered(self, stream: str, keys: list[str]) -> None:
         self.log.append(("delivered", list(keys)))
         for key in keys:
             self.rows[(stream, key)] = (DELIVERED, self.rows[(stream, key)][1])
+
+    def undelivered(self) -> list[str]:
+        return [key for (_, key), (status, _) in self.rows.items() if status != DELIVERED]
 
 
 class _Delivery:
@@ -151,13 +167,14 @@ def test_delivered_keys_are_not_sent_and_pending_ones_are_re_sent_with_their_sto
     journal.rows[(STREAM, "stuck")] = ("pending", "q-stuck-stored")
     journal.rows[(STREAM, "stuck2")] = ("pending", "q-stuck2-stored")
     journal.rows[("other_stream", "new")] = (DELIVERED, "q-other")  # another stream's key is not this one
-    run.finish(_batch("old", "stuck", "new", "stuck2"))
+    journal.rows[(STREAM, "busy")] = ("claimed", "q-busy")  # another live worker is sending it
+    run.finish(_batch("old", "stuck", "new", "busy", "stuck2"))
     assert journal.log == [
         ("pending", ["new"]),
         ("send", ["q-stuck-stored", "q-new", "q-stuck2-stored"]),
         ("delivered", ["stuck", "new", "stuck2"]),
     ]
-    assert _counts(summary) == (3, 0, 1, 0)
+    assert _counts(summary) == (3, 0, 2, 0)
     assert f"Re-sent 2 pending {STREAM} events with their stored requests" in caplog.messages
 
 
@@ -174,7 +191,7 @@ def test_only_delivered_requests_are_recorded_and_the_failure_is_one_line() -> N
         run.finish(_batch("a", "b", "c"))
     assert str(failed.value) == f"1 of 3 {STREAM} events were not delivered (HTTP 503 after 6 retries)"
     assert journal.log[-1] == ("delivered", ["a", "c"])
-    assert journal.rows[(STREAM, "b")][0] == "pending"  # the next run re-sends it
+    assert journal.undelivered() == ["b"]  # the next run re-sends it
     assert _counts(summary) == (2, 0, 0, 1)
 
 
@@ -232,7 +249,7 @@ def test_pending_events_of_an_earlier_run_are_re_sent_by_stream(caplog: pytest.L
         ("send", ["q-a-stored", "q-b-stored"]),
         ("send", ["q-r-stored"]),
     ]
-    assert journal.pending() == [] and _counts(summary) == (3, 0, 0, 0)
+    assert journal.undelivered() == [] and _counts(summary) == (3, 0, 0, 0)
 
 
 def test_pending_events_that_still_fail_fail_the_run() -> None:
@@ -243,7 +260,7 @@ def test_pending_events_that_still_fail_fail_the_run() -> None:
     journal.rows[("subscription_refunded", "r")] = ("pending", "q-r-stored")  # a later stream: all delivered
     with pytest.raises(DeliveryFailed, match=r"^2 pending events of an earlier run were not delivered$"):
         run.recover_pending()
-    assert [key for (_, key), (status, _) in journal.rows.items() if status == "pending"] == ["a", "b"]
+    assert journal.undelivered() == ["a", "b"]
     assert _counts(summary) == (2, 0, 0, 2)
 
 
