@@ -22,6 +22,7 @@ LOADER = "target-kissmetrics"
 SHARD_ENV = "TAP_STRIPE_BILLING_ACCOUNT_SHARD"
 JOURNAL_PATH_ENV = "TARGET_KISSMETRICS_JOURNAL_PATH"
 JOURNAL_URL_ENV = "TARGET_KISSMETRICS_JOURNAL_URL"
+JOURNAL_ROOT_ENV = "STRIPE_KM_JOURNAL_ROOT"  # folder of the per-shard SQLite journals (no journal_url)
 # Environment variables whose values never appear in a log line: keys, and URLs that may hold a password.
 _SECRET_NAME = re.compile(r"(API_KEYS?|SECRET|PASSWORD|TOKEN|JOURNAL_URL|DATABASE_URI)$")
 _URL_PASSWORD = re.compile(r"://[^/:@\s]*:([^@/\s]+)@")
@@ -61,7 +62,7 @@ class ShardRun:
     project_dir: Path
     meltano_bin: str
     environment: str = ""  # empty: MELTANO_ENVIRONMENT, else meltano.yml's default_environment
-    journal_root: str = ""  # empty: <project>/.target-kissmetrics/<environment>/shards
+    journal_root: str = ""  # empty: $STRIPE_KM_JOURNAL_ROOT, else <project>/.target-kissmetrics/<env>/shards
     extra_args: tuple[str, ...] = field(default=())
 
     @property
@@ -83,11 +84,8 @@ class ShardRun:
 
     def journal_path(self, base: Mapping[str, str]) -> Path:
         environment = self.environment or base.get("MELTANO_ENVIRONMENT", "") or "default"
-        root = (
-            Path(self.journal_root)
-            if self.journal_root
-            else self.project_dir / ".target-kissmetrics" / environment / "shards"
-        )
+        chosen = self.journal_root or base.get(JOURNAL_ROOT_ENV, "")
+        root = Path(chosen) if chosen else self.project_dir / ".target-kissmetrics" / environment / "shards"
         return root / self.suffix / "journal.sqlite"
 
     def environ(self, base: Mapping[str, str]) -> dict[str, str]:
