@@ -16,7 +16,11 @@ exactly once across runs is described in ``state.py``. This module wires them to
   every read has completed; an exception before that leaves the previous bookmark in place;
 - before anything reads the saved state, the state is bound to the key's mode (``state.bind``: another
   mode's state is parked, never applied), and a ``start_date`` earlier than what the state has read adds
-  a one-off backfill of exactly the missing range (``state.history_gap``).
+  a one-off backfill of exactly the missing range (``state.history_gap``);
+- with connected accounts (``accounts.py``) each account is a singer-sdk partition (context
+  ``{"account_id": …}``) read in turn with its own state, start and ``Stripe-Account`` client view
+  (``scope.py``); a connected account Stripe refuses (403 ``account_invalid``) is skipped with its state
+  as it was. Every record carries ``account_id``.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import Stream, Tap
 
 from tap_stripe_billing import payload_versions
+from tap_stripe_billing import scope as account_scope
 from tap_stripe_billing.client import StripeAPI, list_params
+from tap_stripe_billing.errors import AccountUnavailableError
 from tap_stripe_billing.records import FilterReason
 from tap_stripe_billing.run import Run
 from tap_stripe_billing.settings import Settings
@@ -98,11 +104,18 @@ class ExactlyOnceStream(Stream):
     # Lists whose ``created`` is the replication time need no slack (only invoices are paid late).
     uses_created_slack = True
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("schema"), dict):  # every stream's records carry account_id
+            setattr(cls, "schema", account_scope.with_account_id(cls.__dict__["schema"]))  # noqa: B010
+
     def __init__(self, tap: Tap, run: Run) -> None:
         super().__init__(tap)
         self.run = run
         self._start: RunStart | None = None
         self._bound = False
+        self._account: str | None = None  # the connected account being read (None: the key's own)
+        self._record_account: str | None = None  # what records carry as account_id
         self.summary: dict[str, Any] = {}
         # Single fetches that completed event payloads of older API versions (payload_versions.py).
         self.payload_fetches: Counter[str] = Counter()
@@ -125,8 +138,26 @@ class ExactlyOnceStream(Stream):
 
     @property
     def api(self) -> StripeAPI:
-        """The run's one Stripe client (shared rate limits and counters)."""
+        """The run's one Stripe client (shared rate limits and counters); while a connected account is
+        read, its view that sends ``Stripe-Account``."""
+        if self._account is not None:
+            return self.run.api.for_account(self._account)
         return self.run.api
+
+    # -- accounts: one partition per connected account (scope.py) ----------------------------------------
+    @property
+    def partitions(self) -> list[dict] | None:
+        """One context per connected account this run reads; None when it reads the key's own account."""
+        if not self.settings.connected:
+            return None
+        return [{"account_id": account} for account in self.run.accounts()]
+
+    @property
+    def stream_state(self) -> dict:
+        """The state of the account being read: its partition's, or the stream's own."""
+        if self._account is not None:
+            return self.get_context_state({"account_id": self._account})
+        return account_scope.stream_level_state(self)
 
     @property
     def window_settings(self) -> WindowSettings:
@@ -160,7 +191,11 @@ class ExactlyOnceStream(Stream):
         return RunStart(plan, bookmark, opening, requests_before, retries_before)
 
     def get_replication_key_signpost(self, context: Context | None = None) -> dt.datetime | None:
-        """The bookmark never goes past U (the stream writes exactly U at the end)."""
+        """The bookmark never goes past U (the stream writes exactly U at the end). With connected accounts
+        singer-sdk asks once for the whole stream, before any account: there is none then (each account's
+        state is written whole by ``finalize``)."""
+        if self.settings.connected and self._account is None:
+            return None
         return dt.datetime.fromtimestamp(self.start.plan.upper, tz=dt.timezone.utc)
 
     def log_sync_costs(self) -> None:
@@ -176,9 +211,16 @@ class ExactlyOnceStream(Stream):
         if self._bound:
             return
         self._bound = True
-        switched = bind(self.stream_state, binding_for({"api_key": self.settings.api_key}))
+        binding = binding_for({"api_key": self.settings.api_key})
+        if self._account is not None:
+            account_scope.adopt_single_account_state(self, self._account)
+            binding["account_id"] = self._account
+        switched = bind(self.stream_state, binding)
+        if self._account is not None:  # a partition keeps its context, whatever bind parked
+            self.stream_state.setdefault("context", {"account_id": self._account})
         if switched:
             LOGGER.warning("%s: %s", self.name, switched)
+        self._record_account = self._account or account_scope.own_account(self.stream_state, self.run)
 
     # -- the loop ---------------------------------------------------------------------------------------
     def read_events(
@@ -191,6 +233,25 @@ class ExactlyOnceStream(Stream):
 
     # -- the loop ---------------------------------------------------------------------------------------
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The records of one account: the key's own, or (``context``) a connected account's partition."""
+        account = (context or {}).get("account_id")
+        if not self.settings.connected:
+            yield from self._records()
+            return
+        if account is None:  # singer-sdk reads one empty context when the shard holds no account
+            LOGGER.info("%s: no connected account to read (account_ids, shard)", self.name)
+            return
+        self._account, self._start, self._bound = str(account), None, False
+        kept = account_scope.snapshot(self.stream_state)
+        try:
+            yield from self._records()
+        except AccountUnavailableError as exc:
+            account_scope.restore(self.stream_state, kept)
+            LOGGER.warning("%s: skipped account %s, its state kept: %s", self.name, exc.account_id, exc)
+        finally:
+            self._account, self._start = None, None
+
+    def _records(self) -> Iterator[dict[str, Any]]:
         """Read, window, dedupe and build records; write the end-of-run state after the last one."""
         assert self.replication_key is not None
         start = self.start
@@ -247,6 +308,7 @@ class ExactlyOnceStream(Stream):
                 continue
             if marks_mode:
                 record.setdefault("livemode", live)  # objects a key reads are of the key's mode
+            record["account_id"] = self._record_account
             this_run.add(item.ident)
             key = dedupe_key(item.at, item.observed)
             if key >= keep_from:

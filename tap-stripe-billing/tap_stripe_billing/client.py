@@ -15,6 +15,7 @@ all requests together, and each endpoint on its own (Stripe's 25/s per endpoint 
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 import time
@@ -26,7 +27,7 @@ from urllib.parse import urlencode
 
 import stripe
 
-from tap_stripe_billing.errors import StripeAccessError, redact
+from tap_stripe_billing.errors import AccountUnavailableError, StripeAccessError, redact
 from tap_stripe_billing.pacing import (
     BACKOFF_CAP_SECONDS,
     MAX_RETRIES,
@@ -85,6 +86,13 @@ def _wire(value: Any) -> str:
     return str(value)
 
 
+def _account_refused(exc: stripe.StripeError) -> bool:
+    """A 403 about the ``Stripe-Account`` itself (code ``account_invalid``), not a missing permission."""
+    if exc.code == "account_invalid":
+        return True
+    return "does not have access to account" in str(exc.user_message or "")
+
+
 def _is_retryable(exc: stripe.StripeError) -> bool:
     if isinstance(exc, (stripe.RateLimitError, stripe.APIConnectionError)):
         return True
@@ -126,7 +134,32 @@ class StripeAPI:
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
-        self.server_time: int | None = None
+        self._server_time: list[int | None] = [None]  # shared with the account views (for_account)
+        self.account: str | None = None  # the Stripe-Account this view sends (None: the key's own)
+        self.account_requests: Counter[str] = Counter()  # by account (connected accounts only)
+
+    def for_account(self, account_id: str) -> StripeAPI:
+        """A view of this client that sends ``Stripe-Account: account_id`` with every request.
+
+        It shares the client, the counters, Stripe's clock and the rate limiter: Stripe measures rate
+        limits per account (https://docs.stripe.com/rate-limits: "requests per second, per Stripe
+        account"), and its Connect guide (https://docs.stripe.com/connect/authentication) names no separate
+        budget for requests a platform makes with ``Stripe-Account``, under its own key; so the tap counts
+        them against the platform: one limiter for every account a run reads, and the shards of one
+        platform share Stripe's 100 requests/s between them (README "Connect accounts").
+        """
+        view = copy.copy(self)
+        view.account = account_id
+        return view
+
+    @property
+    def server_time(self) -> int | None:
+        """Stripe's time from the last ``Date`` header (None before the first answer)."""
+        return self._server_time[0]
+
+    @server_time.setter
+    def server_time(self, value: int | None) -> None:
+        self._server_time[0] = value
 
     # -- Stripe's clock -----------------------------------------------------------------------------
     def clock(self) -> int:
@@ -170,11 +203,15 @@ class StripeAPI:
             self._limiter.acquire(endpoint)
             with self._lock:
                 self.requests[endpoint] += 1
+                if self.account is not None:
+                    self.account_requests[self.account] += 1
+            options: dict[str, str] = {}
+            if stripe_version is not None:
+                options["stripe_version"] = stripe_version
+            if self.account is not None:
+                options["stripe_account"] = self.account
             try:
-                if stripe_version is None:
-                    response = self._client.raw_request("get", url)
-                else:
-                    response = self._client.raw_request("get", url, stripe_version=stripe_version)
+                response = self._client.raw_request("get", url, **options)
             except stripe.StripeError as exc:
                 if missing_ok and exc.http_status == 404:
                     return None
@@ -202,6 +239,14 @@ class StripeAPI:
         status = exc.http_status
         if isinstance(exc, stripe.AuthenticationError) or status == 401:
             return StripeAccessError("Stripe rejected the API key (401 Unauthorized): check api_key")
+        if self.account is not None and status == 403 and _account_refused(exc):
+            # Stripe's answer for a connected account the platform may no longer read (access revoked, or
+            # no such account): 403, code account_invalid (https://docs.stripe.com/error-codes).
+            return AccountUnavailableError(
+                self.account,
+                f"Stripe refused access to account {self.account} (403 account_invalid on GET {path}:"
+                " the platform's access may have been revoked)",
+            )
         if isinstance(exc, stripe.PermissionError) or status == 403:
             return StripeAccessError(
                 f"The Stripe key may not read {resource} (403 Forbidden on GET {path}): "

@@ -26,3 +26,12 @@ class ConfigError(TapStripeBillingError):
 
 class StripeAccessError(TapStripeBillingError):
     """Stripe refused the key (401) or a permission (403), or a request failed for good."""
+
+
+class AccountUnavailableError(StripeAccessError):
+    """Stripe refused a connected account (403 ``account_invalid``: access revoked, or no such account).
+    The run skips that account, keeping its state, and goes on with the others."""
+
+    def __init__(self, account_id: str, message: str) -> None:
+        super().__init__(message)
+        self.account_id = account_id

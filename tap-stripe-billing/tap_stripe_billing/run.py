@@ -11,10 +11,12 @@ Reading the clock costs no request of its own when the run's first request (one 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from tap_stripe_billing.accounts import connected_accounts, select_accounts
 from tap_stripe_billing.client import StripeAPI
+from tap_stripe_billing.errors import StripeAccessError
 from tap_stripe_billing.settings import Settings
 
 
@@ -49,8 +51,34 @@ class RunClock:
 
 @dataclass(frozen=True)
 class Run:
-    """The settings, the Stripe client and the clock of one run (built once by the Tap)."""
+    """The settings, the Stripe client and the clock of one run (built once by the Tap), and the accounts
+    it reads, each looked up at most once per run."""
 
     settings: Settings
     api: StripeAPI
     clock: RunClock
+    _found: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def accounts(self) -> list[str]:
+        """The connected accounts this run reads (``accounts.py``), listed once per run."""
+        if "accounts" not in self._found:
+            settings = self.settings
+            listed = connected_accounts(self.api) if settings.all_connected_accounts else []
+            self._found["accounts"] = select_accounts(settings.account_ids, listed, settings.account_shard)
+        found = self._found["accounts"]
+        assert isinstance(found, list)
+        return found
+
+    def own_account(self) -> str | None:
+        """The key's own account (``GET /v1/account``), asked at most once per run; None when the key may
+        not read it (a restricted key without that permission): records then carry no account_id."""
+        if "own" not in self._found:
+            try:
+                body = self.api.get("/v1/account")
+            except StripeAccessError as exc:
+                if "403" not in str(exc):
+                    raise
+                body = None
+            self._found["own"] = str(body["id"]) if body and body.get("id") else None
+        own = self._found["own"]
+        return own if isinstance(own, str) else None

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
+from tap_stripe_billing.accounts import parse_account_ids, parse_shard
 from tap_stripe_billing.errors import ConfigError
 from tap_stripe_billing.pacing import BACKOFF_CAP_SECONDS, MAX_RETRIES
 from tap_stripe_billing.state import parse_timestamp
@@ -109,6 +110,28 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=16,
         description="Concurrent created-time slices in a backfill (1 = sequential)",
     ),
+    th.Property(
+        "account_ids",
+        th.ArrayType(th.StringType),
+        description=(
+            "Connected accounts (acct_...) to read, each with the Stripe-Account header and its own"
+            " bookmarks (none = the key's own account)"
+        ),
+    ),
+    th.Property(
+        "all_connected_accounts",
+        th.BooleanType,
+        default=False,
+        description="Also read every account GET /v1/accounts lists for the platform's key",
+    ),
+    th.Property(
+        "account_shard",
+        th.StringType,
+        description=(
+            'Read only shard K of N ("K/N", e.g. "0/4") of the accounts, by a stable hash of the account id,'
+            " so N workers split a platform without overlap"
+        ),
+    ),
 ).to_dict()
 
 DEFAULTS: dict[str, Any] = {
@@ -145,6 +168,14 @@ class Settings:
     created_slack_days: int
     backoff_base_seconds: float
     backfill_parallelism: int
+    account_ids: tuple[str, ...] = ()
+    all_connected_accounts: bool = False
+    account_shard: tuple[int, int] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """True when the run reads connected accounts (each a partition) instead of the key's own."""
+        return bool(self.account_ids) or self.all_connected_accounts
 
     @property
     def live_key(self) -> bool:
@@ -170,6 +201,7 @@ class Settings:
             created_slack_days=_integer(merged, "created_slack_days", least=0),
             backoff_base_seconds=_number(merged, "backoff_base_seconds", above=None),
             backfill_parallelism=_integer(merged, "backfill_parallelism", least=1),
+            **_accounts(merged),
         )
 
 
@@ -191,6 +223,17 @@ def _api_key(config: Mapping[str, Any]) -> str:
     if not key.startswith(LIVE_KEY_PREFIXES + TEST_KEY_PREFIXES):
         raise ConfigError("api_key does not look like a Stripe secret or restricted key (sk_live_/rk_live_)")
     return key
+
+
+def _accounts(config: Mapping[str, Any]) -> dict[str, Any]:
+    account_ids = parse_account_ids(config.get("account_ids"))
+    every = config.get("all_connected_accounts")
+    if isinstance(every, str):  # an environment variable's "true"/"false"
+        every = every.strip().lower() in ("1", "true", "yes")
+    shard = parse_shard(config.get("account_shard"))
+    if shard is not None and not (account_ids or every):
+        raise ConfigError("account_shard needs accounts to split: set account_ids or all_connected_accounts")
+    return {"account_ids": account_ids, "all_connected_accounts": bool(every), "account_shard": shard}
 
 
 def _api_url(config: Mapping[str, Any]) -> str:

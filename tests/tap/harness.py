@@ -14,6 +14,7 @@ from typing import Any
 from tap_stripe_billing.tap import TapStripeBilling
 
 LIVE_KEY = "sk_live_unit_test_key_0123456789"
+FAKE_ACCOUNT_ID = "acct_1FakeStripeAccount0"
 
 
 @dataclass
@@ -111,6 +112,8 @@ class FakeStripe:
                 "data": items[: int(q.get("limit", 100))],
                 "has_more": len(items) > int(q.get("limit", 100)),
             }
+        if path == "/v1/account":  # the key's own account, asked once and kept in state
+            return {"id": FAKE_ACCOUNT_ID, "object": "account"}
         raise AssertionError(path)
 
     def _invoices(self, q: dict[str, Any]) -> list[dict[str, Any]]:
