@@ -22,6 +22,7 @@ from dagster import (
     ScheduleDefinition,
     ScheduleEvaluationContext,
     StaticPartitionsDefinition,
+    in_process_executor,
     job,
     op,
     schedule,
@@ -81,6 +82,9 @@ def build_job(shards: int, retry_policy: RetryPolicy = DEFAULT_RETRY) -> JobDefi
         op_retry_policy=retry_policy,
         description=f"Stripe billing to KISSmetrics through Meltano, one run per account shard (N={shards}).",
         tags={"kind": "meltano"},
+        # One op per run: the run is already its own process under Dagster's run launcher (or
+        # `dagster job execute`), so the op runs in it instead of in one more child process.
+        executor_def=in_process_executor,
     )
     def sharded() -> None:
         meltano_run_shard()
