@@ -35,6 +35,18 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="enforce Stripe's per-endpoint limit, requests/s (Stripe's default is 25; default here: off)",
     )
+    parser.add_argument(
+        "--connected-accounts",
+        type=int,
+        default=0,
+        help="give the platform this many Stripe Connect accounts (each generated on first use)",
+    )
+    parser.add_argument(
+        "--connected-invoices",
+        type=int,
+        default=None,
+        help="about this many live invoices in each connected account (default: --invoices)",
+    )
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
     if args.api_version is not None:
@@ -51,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         generate_account(cfg), port=args.port, endpoint_rate_limit=args.endpoint_rate_limit
     )
     server.latency_seconds = args.latency_ms / 1000
+    if args.connected_accounts:
+        server.connect(args.connected_accounts, args.connected_invoices)
     serve_until_interrupted(server, "Stripe stand-in")
 
 

@@ -326,6 +326,7 @@ ROUTES: list[Route] = [
     _route("GET", "/v1/charges/{id}", retrieve_charge, "rak_charge_read"),
     _route("GET", "/v1/account", account, "rak_invoice_read"),
     _route("GET", "/v1/accounts/{id}", account, "rak_invoice_read"),
+    _route("GET", "/v1/accounts", account, "rak_invoice_read"),  # the server lists (connect.py)
 ]
 for _segment, (_kind, _label, _permission) in KINDS.items():
     ROUTES.append(_route("GET", f"/v1/{_segment}", list_handler(_segment), _permission))

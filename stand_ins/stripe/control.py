@@ -11,6 +11,7 @@ from .money import iso
 from .truth import expected_billed, expected_cancellations, expected_refunds
 
 if TYPE_CHECKING:
+    from .account import Account
     from .server import StripeStandIn
 
 Control = Callable[["StripeStandIn", dict[str, Any], dict[str, str]], tuple[int, Any]]
@@ -108,7 +109,7 @@ def _flag(query: dict[str, str], name: str) -> bool:
 
 
 def truth_billed(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
-    account = server.account
+    account = _truth_account(server, query)
     paid_before = int(query.get("paid_before") or account.now + 1)
     paid_from = int(query["paid_from"]) if query.get("paid_from") else None
     records = expected_billed(
@@ -125,7 +126,7 @@ def truth_billed(server: StripeStandIn, body: dict[str, Any], query: dict[str, s
 
 def truth_refunds(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
     """``expected_refunds`` for ``from <= created < before`` (defaults: all, up to the clock)."""
-    account = server.account
+    account = _truth_account(server, query)
     before = int(query.get("before") or account.now + 1)
     after = int(query["from"]) if query.get("from") else None
     records = expected_refunds(account, before, after)
@@ -136,12 +137,39 @@ def truth_cancellations(
     server: StripeStandIn, body: dict[str, Any], query: dict[str, str]
 ) -> tuple[int, Any]:
     """``expected_cancellations`` for ``from <= canceled_at < before`` (defaults: all, up to the clock)."""
-    account = server.account
+    account = _truth_account(server, query)
     before = int(query.get("before") or account.now + 1)
     after = int(query["from"]) if query.get("from") else None
     records = expected_cancellations(account, before, after, include_test=_flag(query, "include_test"))
     ordered = sorted(records.values(), key=lambda r: r["subscription_id"])
     return 200, json.loads(json.dumps(ordered, default=_plain))
+
+
+def _truth_account(server: StripeStandIn, query: dict[str, str]) -> Account:
+    """The account a ground-truth question is about: ``?account=acct_…`` (a connected one), else the
+    platform's own."""
+    connected = query.get("account")
+    return server.platform.generated(connected, server.account.now) if connected else server.account
+
+
+def connect(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    """``{"accounts": N, "invoices": M}``: add N connected accounts of M invoices each; their ids."""
+    invoices = body.get("invoices")
+    return 200, {"added": server.connect(int(body["accounts"]), None if invoices is None else int(invoices))}
+
+
+def get_accounts(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    """The connected accounts (revoked ones too) and the requests each received."""
+    accounts = server.platform.accounts.values()
+    return 200, [
+        {"id": a.id, "revoked": a.revoked, "requests": server.account_stats.get(a.id, 0)} for a in accounts
+    ]
+
+
+def revoke(server: StripeStandIn, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    """``{"account": "acct_…", "revoked": true}``: revoke (false: give back) access to the account."""
+    server.platform.revoke(str(body["account"]), bool(body.get("revoked", True)))
+    return 200, {"account": body["account"], "revoked": bool(body.get("revoked", True))}
 
 
 def _plain(value: object) -> str:
@@ -165,4 +193,7 @@ CONTROLS: dict[tuple[str, str], Control] = {
     ("GET", "/_standin/truth/refunds"): truth_refunds,
     ("GET", "/_standin/truth/cancellations"): truth_cancellations,
     ("POST", "/_standin/mutate"): mutate,
+    ("POST", "/_standin/connect"): connect,
+    ("GET", "/_standin/accounts"): get_accounts,
+    ("POST", "/_standin/accounts/revoke"): revoke,
 }

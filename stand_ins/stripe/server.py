@@ -15,9 +15,10 @@ from urllib.parse import parse_qsl
 from ..common import StandInHandler, StandInServer
 from . import api, strict_params
 from .account import Account
+from .connect import Platform, render_account
 from .control import CONTROLS
 from .errors import StripeError
-from .keys import KeyInfo, authenticate, authorize, default_keys, key_from_header
+from .keys import ACCOUNT_ID, KeyInfo, authenticate, authorize, default_keys, key_from_header
 from .limits import RATE_LIMITED_MESSAGE, EndpointLimits, rate_limited
 from .versions import CURRENT_API_VERSION
 
@@ -92,8 +93,18 @@ class _Handler(StandInHandler):
             authorize(info, key, route.permission)
             server.note_params(route.template, pairs)
             strict_params.check(method, route.template, pairs)
-            version = api.api_version(server.account, self.headers.get("Stripe-Version"))
-            payload = api.handle(server.account, route, args, pairs, info, version)
+            account = server.account
+            connected = self.headers.get("Stripe-Account")
+            if connected:  # Stripe Connect: act as the connected account (connect.py)
+                server.count_account(connected)
+                account = server.platform.account(connected.strip(), key, server.account.now)
+            version = api.api_version(account, self.headers.get("Stripe-Version"))
+            if route.template == "/v1/accounts" and not connected:
+                payload = server.platform.list_page(pairs, server.account.now)
+            else:
+                payload = api.handle(account, route, args, pairs, info, version)
+                if route.template == "/v1/account":
+                    payload = server.account_object(connected, payload)
         except StripeError as err:
             self.send_json(err.status, err.body(), self._headers(err.headers))
             return
@@ -129,6 +140,8 @@ class StripeStandIn(StandInServer):
         self.slow_seconds = 2.0
         self.keys: dict[str, KeyInfo] = default_keys()
         self._stats: Counter[str] = Counter()
+        self.platform = Platform()  # connected accounts (none unless ``connect`` adds some)
+        self.account_stats: Counter[str] = Counter()  # requests by Stripe-Account
         self._stats_lock = threading.Lock()
         self._request_ids = itertools.count(1)
         # (METHOD route template, parameter name) of every authorised request, list indexes as ``[]``
@@ -142,6 +155,21 @@ class StripeStandIn(StandInServer):
     def add_key(self, key: str, livemode: bool, permissions: set[str] | None = None) -> None:
         """Accept ``key`` for ``livemode`` objects; ``permissions`` None means every permission."""
         self.keys[key] = KeyInfo(livemode, None if permissions is None else frozenset(permissions))
+
+    def connect(self, count: int, invoices: int | None = None) -> list[str]:
+        """Give the platform ``count`` connected accounts, generated on first use like the platform's
+        account (``invoices`` each, default the platform's); their ids."""
+        return self.platform.connect(self.account.config, count, invoices)
+
+    def count_account(self, account_id: str) -> None:
+        with self._stats_lock:
+            self.account_stats[account_id] += 1
+
+    def account_object(self, connected: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+        """``GET /v1/account``: the connected account's object, or the platform's own."""
+        if connected:
+            return render_account(self.platform.accounts[connected.strip()])
+        return {**payload, "id": ACCOUNT_ID}
 
     def count(self, route: str) -> None:
         with self._stats_lock:
@@ -160,6 +188,7 @@ class StripeStandIn(StandInServer):
     def reset_stats(self) -> None:
         with self._stats_lock:
             self._stats.clear()
+            self.account_stats.clear()
 
     def next_request_id(self) -> str:
         return f"req_{next(self._request_ids):014d}"

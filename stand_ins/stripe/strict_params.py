@@ -48,6 +48,7 @@ ENDPOINT_PARAMS: dict[tuple[str, str], str] = {
     ("GET", "/v1/charges/{id}"): "ChargeRetrieveParams",
     ("GET", "/v1/account"): "AccountRetrieveParams",
     ("GET", "/v1/accounts/{id}"): "AccountRetrieveParams",
+    ("GET", "/v1/accounts"): "AccountListParams",
 }
 _OPTIONS = frozenset(RequestOptions.__annotations__)  # api_key, stripe_version…: headers, not parameters
 

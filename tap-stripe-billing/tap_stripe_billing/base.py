@@ -241,13 +241,16 @@ class ExactlyOnceStream(Stream):
         if account is None:  # singer-sdk reads one empty context when the shard holds no account
             LOGGER.info("%s: no connected account to read (account_ids, shard)", self.name)
             return
+        if account in self.run.refused:  # refused to an earlier stream of this run: reported there
+            return
         self._account, self._start, self._bound = str(account), None, False
         kept = account_scope.snapshot(self.stream_state)
         try:
             yield from self._records()
         except AccountUnavailableError as exc:
             account_scope.restore(self.stream_state, kept)
-            LOGGER.warning("%s: skipped account %s, its state kept: %s", self.name, exc.account_id, exc)
+            self.run.refused.add(exc.account_id)
+            LOGGER.warning("Skipped Stripe account %s this run, its state kept: %s", exc.account_id, exc)
         finally:
             self._account, self._start = None, None
 

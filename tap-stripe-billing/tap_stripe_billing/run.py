@@ -58,6 +58,7 @@ class Run:
     api: StripeAPI
     clock: RunClock
     _found: dict[str, object] = field(default_factory=dict, repr=False)
+    refused: set[str] = field(default_factory=set)  # connected accounts Stripe refused this run
 
     def accounts(self) -> list[str]:
         """The connected accounts this run reads (``accounts.py``), listed once per run."""
