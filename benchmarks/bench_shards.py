@@ -99,6 +99,11 @@ def run_case(args: argparse.Namespace, shards: int, workdir: Path) -> tuple[Pass
             DAGSTER_HOME=str(home),
         )
         env.pop("TARGET_KISSMETRICS_JOURNAL_PATH")
+        # Create the instance's storage once, as the webserver or daemon does before any run: N processes
+        # creating a fresh SQLite instance at once race on its schema migrations.
+        subprocess.run(
+            [str(VENV_BIN / "dagster"), "instance", "info"], env=env, check=True, capture_output=True
+        )
         accounts = connected_accounts(local)
         passes = []
         for label in ("first", "hourly"):
