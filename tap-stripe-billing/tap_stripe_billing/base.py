@@ -215,9 +215,10 @@ class ExactlyOnceStream(Stream):
         if self._account is not None:
             account_scope.adopt_single_account_state(self, self._account)
             binding["account_id"] = self._account
-        switched = bind(self.stream_state, binding)
-        if self._account is not None:  # a partition keeps its context, whatever bind parked
-            self.stream_state.setdefault("context", {"account_id": self._account})
+        state = self.stream_state
+        switched = bind(state, binding)
+        if self._account is not None:  # a partition keeps its context (singer-sdk finds it by that)
+            state.setdefault("context", {"account_id": self._account})
         if switched:
             LOGGER.warning("%s: %s", self.name, switched)
         self._record_account = self._account or account_scope.own_account(self.stream_state, self.run)

@@ -87,8 +87,10 @@ def _wire(value: Any) -> str:
 
 
 def _account_refused(exc: stripe.StripeError) -> bool:
-    """A 403 about the ``Stripe-Account`` itself (code ``account_invalid``), not a missing permission."""
-    if exc.code == "account_invalid":
+    """A 403 about the ``Stripe-Account`` itself (code ``account_invalid``), not a missing permission.
+    (stripe-python sets no ``code`` on a PermissionError: the code is in the body's error object.)"""
+    body_error = getattr(exc, "error", None)
+    if "account_invalid" in (exc.code, getattr(body_error, "code", None)):
         return True
     return "does not have access to account" in str(exc.user_message or "")
 
@@ -137,6 +139,7 @@ class StripeAPI:
         self._server_time: list[int | None] = [None]  # shared with the account views (for_account)
         self.account: str | None = None  # the Stripe-Account this view sends (None: the key's own)
         self.account_requests: Counter[str] = Counter()  # by account (connected accounts only)
+        self.refused: dict[str, AccountUnavailableError] = {}  # accounts Stripe refused, shared by views
 
     def for_account(self, account_id: str) -> StripeAPI:
         """A view of this client that sends ``Stripe-Account: account_id`` with every request.
@@ -198,6 +201,9 @@ class StripeAPI:
         ``Stripe-Version`` header) instead of the pinned one."""
         url = build_path(path, params)
         endpoint = endpoint_name("GET", path)
+        if self.account is not None and self.account in self.refused:
+            # refused once this run: no more requests for it
+            raise AccountUnavailableError(self.account, str(self.refused[self.account]))
         attempt = 0
         while True:
             self._limiter.acquire(endpoint)
@@ -221,7 +227,11 @@ class StripeAPI:
                     self._sleep(self._retry_delay(attempt, exc))
                     attempt += 1
                     continue
-                raise self._translate(exc, path, attempts=attempt + 1) from None
+                error = self._translate(exc, path, attempts=attempt + 1)
+                if isinstance(error, AccountUnavailableError):
+                    with self._lock:
+                        self.refused.setdefault(error.account_id, error)
+                raise error from None
             self._note_server_time(getattr(response, "headers", None))
             data = response.data
             if not isinstance(data, dict):

@@ -13,6 +13,7 @@ from singer_sdk import typing as th
 
 from target_kissmetrics.errors import ConfigError
 from target_kissmetrics.journal import default_journal_path
+from target_kissmetrics.routing import parse_account_keys
 
 DEFAULT_TRACKING_URL = "https://trk.kissmetrics.io"
 
@@ -31,6 +32,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         required=True,
         secret=True,
         description="KISSmetrics API key (_k). Never logged.",
+    ),
+    th.Property(
+        "account_api_keys",
+        th.ObjectType(additional_properties=th.StringType),
+        secret=True,
+        description=(
+            "Stripe account (acct_...) -> KISSmetrics API key of that account's product. Records of an"
+            " account not listed stop the run; api_key is the default for records with no account_id."
+        ),
     ),
     th.Property(
         "tracking_url",
@@ -118,6 +128,7 @@ def whole_days(value: Any) -> int:
 @dataclass(frozen=True)
 class Settings:
     api_key: str
+    account_api_keys: dict[str, str]  # Stripe account -> KISSmetrics key (routing.py)
     tracking_url: str
     max_concurrency: int
     timeout_seconds: float
@@ -129,6 +140,11 @@ class Settings:
     journal_path: Path
     journal_path_is_default: bool
     journal_retention_days: int
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every KISSmetrics key of the run (redacted from every log line and error)."""
+        return [self.api_key, *self.account_api_keys.values()]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -161,6 +177,7 @@ class Settings:
         journal = config.get("journal_path")
         return cls(
             api_key=api_key,
+            account_api_keys=parse_account_keys(config.get("account_api_keys")),
             tracking_url=url,
             max_concurrency=max_concurrency,
             timeout_seconds=timeout,

@@ -26,6 +26,7 @@ from target_kissmetrics.events import BuiltEvent, EventBuilder
 from target_kissmetrics.mapping import EventMapping
 from target_kissmetrics.record_validator import FastJSONSchemaValidator
 from target_kissmetrics.redact import REDACTED
+from target_kissmetrics.routing import Routes, split_route
 from target_kissmetrics.sdk_private import get_datelike_property_type
 from target_kissmetrics.summary import RunSummary
 from target_kissmetrics.validation import check_against_schema, check_key_fields
@@ -45,6 +46,9 @@ class SinkNeeds:
     summary: RunSummary
     delivery: DeliveryRun | None  # None in a dry run
     tracking_url: str  # for the dry run's log lines
+    routes: Routes = dataclasses.field(
+        default_factory=lambda: Routes({})
+    )  # the key of each event (routing.py)
 
 
 @runtime_checkable
@@ -108,8 +112,9 @@ class KissmetricsSink(BatchSink):
         return FastJSONSchemaValidator(self.schema) if self.validate_schema else None
 
     def process_record(self, record: dict, context: dict) -> None:
+        route = self.needs.routes.route(record)  # no key for its account: the run stops (routing.py)
         try:
-            event = self.builder.build(record)
+            event = self.needs.routes.apply(self.builder.build(record), route)
         except SkipRecord as skip:
             key = self.builder.key_of(record)
             self.needs.summary.skip(skip.reason, self.stream_name, key)
@@ -136,5 +141,7 @@ class KissmetricsSink(BatchSink):
     def _log_dry_run(self, events: list[BuiltEvent]) -> None:
         base = f"{self.needs.tracking_url}/e?_k={REDACTED}&"
         for event in events:
-            self.logger.info("dry run, not sent: GET %s%s", base, event.query)
+            account, query = split_route(event.query)
+            where = f" (key of {account})" if account else ""
+            self.logger.info("dry run, not sent%s: GET %s%s", where, base, query)
         self.needs.summary.add_dry_run(len(events))

@@ -25,6 +25,7 @@ from target_kissmetrics.journal import Journal, adopt_legacy_journal
 from target_kissmetrics.mapping import EventMapping, resolve_mappings
 from target_kissmetrics.reader import STOPPED, QuietSingerReader, input_error_line
 from target_kissmetrics.redact import install_redaction, redact
+from target_kissmetrics.routing import Routes
 from target_kissmetrics.sdk_private import StateGate, _ConfigInput, replace_termination_handlers
 from target_kissmetrics.settings import CONFIG_SCHEMA, Settings
 from target_kissmetrics.sinks import KissmetricsSink, SinkNeeds
@@ -67,7 +68,7 @@ class TargetKissmetrics(StateGate):
         self.stop = reader.stop
         replace_termination_handlers(make_handler(self.stop, lambda: reader.reading, self._announce_stop))
         self.settings = Settings.from_config(self.config)
-        install_redaction([self.settings.api_key], [self.logger])
+        install_redaction(self.settings.secrets, [self.logger])
         self.mappings: dict[str, EventMapping] = resolve_mappings(self.config.get("event_mappings"))
         for mapping in self.mappings.values():
             check_mapping(mapping)
@@ -79,6 +80,7 @@ class TargetKissmetrics(StateGate):
                 Transport(
                     self.settings.tracking_url,
                     self.settings.api_key,
+                    account_keys=self.settings.account_api_keys,
                     max_concurrency=self.settings.max_concurrency,
                     timeout_seconds=self.settings.timeout_seconds,
                     max_retries=self.settings.max_retries,
@@ -124,6 +126,7 @@ class TargetKissmetrics(StateGate):
             summary=self.summary,
             delivery=self.delivery,
             tracking_url=self.settings.tracking_url,
+            routes=Routes(self.settings.account_api_keys),
         )
 
     def state_may_be_written(self) -> bool:
@@ -208,9 +211,9 @@ class TargetKissmetrics(StateGate):
             try:
                 target.settle()
             except TargetKissmetricsError as also:  # e.g. a full disk: the first error is the one to tell
-                target.logger.warning("%s", redact(str(also), [target.settings.api_key]))
+                target.logger.warning("%s", redact(str(also), target.settings.secrets))
             target.logger.info("%s", target.summary.line())
-            target.logger.error("%s", redact(target.failure_line(exc), [target.settings.api_key]))
+            target.logger.error("%s", redact(target.failure_line(exc), target.settings.secrets))
             target.close()
             sys.exit(exc.exit_code if isinstance(exc, Interrupted) else 1)
 

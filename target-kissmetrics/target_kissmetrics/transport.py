@@ -16,7 +16,7 @@ import queue
 import random
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
@@ -25,6 +25,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
 from target_kissmetrics.redact import redact
+from target_kissmetrics.routing import split_route
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -114,10 +115,15 @@ class Transport:
         backoff_cap_seconds: float = 30.0,
         user_agent: str = "target-kissmetrics",
         seed: int | None = None,
+        account_keys: Mapping[str, str] | None = None,
     ) -> None:
         parts = urlsplit(tracking_url)
-        self._prefix = parts.path.rstrip("/") + "/e?_k=" + quote(api_key, safe="") + "&"
-        self._secret = api_key
+        path = parts.path.rstrip("/") + "/e?_k="
+        self._prefix = path + quote(api_key, safe="") + "&"
+        # routing.py: a stored request "<account>\n<query>" goes under that account's key
+        keys = dict(account_keys or {})
+        self._prefixes = {account: path + quote(key, safe="") + "&" for account, key in keys.items()}
+        self._secrets = [api_key, *keys.values()]
         self.max_retries = max_retries
         self.backoff_base = backoff_base_seconds
         self.backoff_cap = backoff_cap_seconds
@@ -159,7 +165,7 @@ class Transport:
                 outcome = self._send(query, delivery)
             except BaseException as exc:  # never lose a slot: the batch would wait forever
                 delivery.abort.set()
-                outcome = _Outcome(False, 0, f"{type(exc).__name__}: {redact(str(exc), [self._secret])}")
+                outcome = _Outcome(False, 0, f"{type(exc).__name__}: {redact(str(exc), self._secrets)}")
             delivery._finish(index, outcome)
 
     def _backoff(self, attempt: int) -> float:
@@ -167,7 +173,12 @@ class Transport:
             return self._random.uniform(0, min(self.backoff_cap, self.backoff_base * (2**attempt)))
 
     def _send(self, query: str, delivery: Delivery) -> _Outcome:
-        url = self._prefix + query
+        account, query = split_route(query)
+        prefix = self._prefixes.get(account) if account else self._prefix
+        if prefix is None:  # journaled by an earlier run for an account no longer in account_api_keys
+            delivery.abort.set()
+            return _Outcome(False, 0, f"no KISSmetrics key for Stripe account {account} (account_api_keys)")
+        url = prefix + query
         abort = delivery.abort
         retries = 0
         attempt = 0
@@ -187,9 +198,9 @@ class Transport:
                     return _Outcome(False, retries, f"{error} (not retryable)")
             except Urllib3SSLError as exc:
                 abort.set()
-                return _Outcome(False, retries, f"TLS error: {redact(str(exc), [self._secret])}")
+                return _Outcome(False, retries, f"TLS error: {redact(str(exc), self._secrets)}")
             except (Urllib3Error, OSError) as exc:
-                error = f"{type(exc).__name__}: {redact(str(exc), [self._secret])}"
+                error = f"{type(exc).__name__}: {redact(str(exc), self._secrets)}"
             if attempt >= self.max_retries:
                 abort.set()
                 return _Outcome(False, retries, f"{error} after {retries} retries")

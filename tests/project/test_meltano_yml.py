@@ -42,8 +42,9 @@ def test_settings_match_the_config_schema(name: str) -> None:
     assert list(settings) == list(schema), "same settings, same order"
     for key, prop in schema.items():
         setting = settings[key]
-        if prop.get("writeOnly") or prop.get("secret"):
-            assert setting == {**setting, "kind": "string", "sensitive": True}, key
+        if prop.get("writeOnly") or prop.get("secret"):  # a key, or an object of keys (account_api_keys)
+            secret_kind = "object" if "object" in prop.get("type", []) else "string"
+            assert setting == {**setting, "kind": secret_kind, "sensitive": True}, key
         # A default is written once, in the plugin's schema; meltano.yml may mirror it (never differ).
         if "value" in setting:
             assert "default" in prop and _same(setting["value"], prop["default"]), key

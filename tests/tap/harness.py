@@ -78,6 +78,7 @@ class FakeStripe:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
+    accounts_read: list[str] = field(default_factory=list)
 
     def add_invoice(
         self, inv: dict[str, Any], *, event_created: int | None = None, visible_at: int | None = None
@@ -94,6 +95,11 @@ class FakeStripe:
 
     def request_summary(self) -> dict[str, int]:
         return dict(self.requests)
+
+    def for_account(self, account_id: str) -> FakeStripe:
+        """One account's view: the in-memory Stripe holds one account, whatever ``Stripe-Account`` says."""
+        self.accounts_read.append(account_id)
+        return self
 
     def clock(self) -> int:
         """Stripe's clock, as the real client reads it from the Date header."""
