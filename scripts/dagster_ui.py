@@ -10,9 +10,13 @@ Materialize/Launch a backfill of all shards, or turn on the hourly schedule.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import sys
+from types import FrameType
 
 from local_pipeline import VENV_BIN, LocalPipeline
 from stand_ins.processes import REPO_ROOT
@@ -20,7 +24,17 @@ from stand_ins.processes import REPO_ROOT
 CONNECTED_ACCOUNTS_ARG = "--connected-accounts"
 
 
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: stop dagster dev (and its runs), then the stand-ins
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is gone already
+        os.killpg(pid, signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=20, help="connected accounts on the platform")
     parser.add_argument("--invoices", type=int, default=100, help="invoices per connected account")
@@ -54,15 +68,17 @@ def main() -> int:
             str(VENV_BIN / "dagster"),
             *("dev", "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(args.port)),
         ]
-        child = subprocess.Popen(command, cwd=REPO_ROOT, env=env)  # noqa: S603 - our own venv's dagster
+        # Its own process group: on Ctrl-C or SIGTERM the whole group (webserver, daemon, code server,
+        # runs and their meltano processes) gets SIGINT, then SIGKILL whatever is left after a minute.
+        child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)  # noqa: S603
         try:
             return child.wait()
         except KeyboardInterrupt:
-            child.terminate()
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            _signal_group(child.pid, signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=60)
+            _signal_group(child.pid, signal.SIGKILL)
+            child.wait()
             return 130
 
 
