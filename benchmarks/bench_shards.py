@@ -2,6 +2,7 @@
 
     orchestration/install.sh && .venv/bin/python -m benchmarks.bench_shards
     .venv/bin/python -m benchmarks.bench_shards --accounts 40 --invoices 100   # smaller
+    .venv/bin/python -m benchmarks.bench_shards --postgres --only-sharded   # journal, state on PostgreSQL
 
 For each N (1, then 4 by default) on a fresh platform (same seed: the same accounts and invoices):
 ``--accounts`` connected accounts of ``--invoices`` invoices each, ``--latency-ms`` per Stripe request,
@@ -12,11 +13,16 @@ hourly tick: one process per run. First run (the backfill from start_date), then
 hour and the same N runs go again (the hourly run). Printed: wall time of each and the ratio, Stripe
 requests per account (the stand-in counts them per ``Stripe-Account``), and exactness per account
 (KISSmetrics' view against the stand-in's ground truth, and no billed event sent twice).
+
+``--postgres`` starts a real PostgreSQL (``tests/postgres.py``, from the ``pgserver`` wheel) and puts every
+shard's delivery journal (``TARGET_KISSMETRICS_JOURNAL_URL``) and Meltano's state
+(``MELTANO_DATABASE_URI``) on it: the N targets then share one journal, at the same time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -81,7 +87,9 @@ def launch_shards(shards: int, env: dict[str, str], logs: Path) -> float:
     return seconds
 
 
-def run_case(args: argparse.Namespace, shards: int, workdir: Path) -> tuple[Pass, Pass]:
+def run_case(
+    args: argparse.Namespace, shards: int, workdir: Path, database: str | None = None
+) -> tuple[Pass, Pass]:
     stripe_args = (
         *("--connected-accounts", str(args.accounts), "--connected-invoices", str(args.invoices)),
         *("--latency-ms", str(args.latency_ms)),
@@ -99,6 +107,11 @@ def run_case(args: argparse.Namespace, shards: int, workdir: Path) -> tuple[Pass
             DAGSTER_HOME=str(home),
         )
         env.pop("TARGET_KISSMETRICS_JOURNAL_PATH")
+        if database:  # one server: the shared journal and Meltano's state, each in its own database
+            from tests.postgres import create_database
+
+            env["TARGET_KISSMETRICS_JOURNAL_URL"] = create_database(database, f"journal_n{shards}")
+            env["MELTANO_DATABASE_URI"] = create_database(database, f"meltano_n{shards}")
         # Create the instance's storage once, as the webserver or daemon does before any run: N processes
         # creating a fresh SQLite instance at once race on its schema migrations.
         subprocess.run(
@@ -128,6 +141,20 @@ def run_case(args: argparse.Namespace, shards: int, workdir: Path) -> tuple[Pass
     return passes[0], passes[1]
 
 
+def report_one(args: argparse.Namespace, passes: tuple[Pass, Pass]) -> int:
+    journal = "one PostgreSQL journal shared by all" if args.postgres else "a SQLite journal each"
+    print(f"\n{args.shards} shards at once, {journal}:")
+    for label, done in zip(("first", "hourly"), passes, strict=True):
+        mean, low, high = done.per_account()
+        print(
+            f"| {label} run | {done.seconds:.1f} s | requests/account {mean:.1f} ({low}-{high}) | "
+            f"accounts exact / sent twice / unknown: {done.exactness()} |"
+        )
+    exact = all(p.exact_accounts == p.accounts and p.sent_twice == 0 and p.unknown == 0 for p in passes)
+    print(f"exact for every account in every run: {'yes' if exact else 'NO'}")
+    return 0 if exact else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -137,6 +164,8 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=int, default=100)
     parser.add_argument("--history-days", type=int, default=30)
     parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--postgres", action="store_true", help="journal and state on a real PostgreSQL")
+    parser.add_argument("--only-sharded", action="store_true", help="run only the N-shard case")
     args = parser.parse_args()
     print(
         f"{args.accounts} connected accounts x {args.invoices} invoices, {args.latency_ms} ms per Stripe "
@@ -144,9 +173,17 @@ def main() -> int:
         flush=True,
     )
     results = {}
-    with tempfile.TemporaryDirectory(prefix="bench-shards-") as tmp:
-        for shards in (1, args.shards):
-            results[shards] = run_case(args, shards, Path(tmp) / f"n{shards}")
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-shards-"))
+        database = None
+        if args.postgres:
+            from tests.postgres import running_postgres
+
+            database = stack.enter_context(running_postgres())
+        for shards in (args.shards,) if args.only_sharded else (1, args.shards):
+            results[shards] = run_case(args, shards, Path(tmp) / f"n{shards}", database)
+    if args.only_sharded:
+        return report_one(args, results[args.shards])
     one, many = results[1], results[args.shards]
     rows = [
         ("first run: wall time", f"{one[0].seconds:.1f} s", f"{many[0].seconds:.1f} s"),
