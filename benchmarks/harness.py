@@ -8,6 +8,7 @@ Nothing here is imported by the products or the tests.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -90,12 +91,19 @@ class Stripe(StandInProcess):
     """The Stripe stand-in as a child process, with helpers for its control endpoints."""
 
     def __init__(
-        self, invoices: int, *, seed: int = 7, history_days: int = 120, latency_ms: float = 0
+        self,
+        invoices: int,
+        *,
+        seed: int = 7,
+        history_days: int = 120,
+        latency_ms: float = 0,
+        api_version: str | None = None,
     ) -> None:
         super().__init__(
             "stripe",
             *("--invoices", str(invoices), "--seed", str(seed), "--history-days", str(history_days)),
             *("--latency-ms", str(latency_ms)),
+            *(("--api-version", api_version) if api_version else ()),
             startup_timeout=600,
         )
 
@@ -121,6 +129,7 @@ class Finished:
     maxrss_mib: float
     stderr: str = ""
     stdout: bytes = b""
+    cpu_seconds: float = 0.0  # the child's own user + system time
 
 
 def _drain(stream: IO[bytes] | None, sink: list[bytes]) -> threading.Thread:
@@ -180,20 +189,37 @@ class PeakMemory:
         return self.kib / 1024.0
 
 
-def wait_rusage(proc: subprocess.Popen[bytes], peak: PeakMemory | None = None) -> tuple[int, float]:
-    """Wait for a child; (exit code, its own peak RSS in MiB, see :class:`PeakMemory`)."""
+def wait_child(proc: subprocess.Popen[bytes], peak: PeakMemory | None = None) -> tuple[int, float, float]:
+    """Wait for a child; (exit code, its own peak RSS in MiB (see :class:`PeakMemory`), its own CPU
+    seconds, user + system, all its threads, from ``os.wait4``)."""
     if peak is None:
         peak = PeakMemory(proc.pid)
-    code = proc.wait()
-    return code, peak.stop()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, peak.stop(), usage.ru_utime + usage.ru_stime
 
 
-def run_process(argv: Sequence[str], *, capture_stdout: bool = True, timeout: float = 900) -> Finished:
-    """Run one child to the end; its stdout (bytes), stderr (text), wall time and peak memory."""
+def wait_rusage(proc: subprocess.Popen[bytes], peak: PeakMemory | None = None) -> tuple[int, float]:
+    """Wait for a child; (exit code, its own peak RSS in MiB, see :class:`PeakMemory`)."""
+    code, rss, _ = wait_child(proc, peak)
+    return code, rss
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    capture_stdout: bool = True,
+    timeout: float = 900,
+    stdin: IO[bytes] | None = None,
+    stdout: IO[bytes] | None = None,
+) -> Finished:
+    """Run one child to the end; its stdout (bytes, unless sent to ``stdout``), stderr (text), wall time,
+    peak memory and CPU time."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         list(argv),
-        stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
+        stdin=stdin,
+        stdout=stdout if stdout is not None else subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=ROOT,
     )
@@ -204,13 +230,13 @@ def run_process(argv: Sequence[str], *, capture_stdout: bool = True, timeout: fl
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     try:
-        code, rss = wait_rusage(proc, peak)
+        code, rss, cpu = wait_child(proc, peak)
     finally:
         timer.cancel()
     for thread in threads:
         thread.join()
     return Finished(
-        code, time.perf_counter() - started, rss, b"".join(err).decode(errors="replace"), b"".join(out)
+        code, time.perf_counter() - started, rss, b"".join(err).decode(errors="replace"), b"".join(out), cpu
     )
 
 
@@ -250,17 +276,26 @@ def billed_catalog(workdir: Path, config_path: str) -> str:
     return _CATALOGS[key]
 
 
-def tap_argv(workdir: Path, config: dict[str, Any], state: dict[str, Any] | None = None) -> list[str]:
+def tap_argv(
+    workdir: Path, config: dict[str, Any], state: dict[str, Any] | None = None, *, all_streams: bool = False
+) -> list[str]:
+    """The tap's command line: only ``subscription_billed``, or (``all_streams``) all four streams
+    (no catalog: every stream is selected by default)."""
     config_path = write_json(workdir, "tap.json", config)
-    argv = [TAP, "--config", config_path, "--catalog", billed_catalog(workdir, config_path)]
+    argv = [TAP, "--config", config_path]
+    if not all_streams:
+        argv += ["--catalog", billed_catalog(workdir, config_path)]
     if state:
         argv += ["--state", write_json(workdir, "state.json", state)]
     return argv
 
 
-def run_tap(workdir: Path, config: dict[str, Any], state: dict[str, Any] | None = None) -> Finished:
-    """``tap-stripe-billing --config … --catalog … [--state …]`` (only ``subscription_billed``)."""
-    argv = tap_argv(workdir, config, state)
+def run_tap(
+    workdir: Path, config: dict[str, Any], state: dict[str, Any] | None = None, *, all_streams: bool = False
+) -> Finished:
+    """``tap-stripe-billing --config … --catalog … [--state …]`` (only ``subscription_billed``, or all
+    four streams)."""
+    argv = tap_argv(workdir, config, state, all_streams=all_streams)
     finished = run_process(argv)
     if finished.returncode != 0:
         raise RuntimeError(f"tap failed ({finished.returncode}): {finished.stderr[-2000:]}")

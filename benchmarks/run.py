@@ -18,11 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import bench_backfill, bench_end_to_end, bench_kissmetrics_delivery, bench_requests
+from benchmarks import (
+    bench_backfill,
+    bench_end_to_end,
+    bench_kissmetrics_delivery,
+    bench_peers,
+    bench_requests,
+)
 from benchmarks.harness import Row, Section, render_table
 
 SECTIONS: dict[str, Callable[[bool], Section]] = {
     "requests": bench_requests.run,
+    "peers": bench_peers.run,
     "backfill": bench_backfill.run,
     "delivery": bench_kissmetrics_delivery.run,
     "e2e": bench_end_to_end.run,

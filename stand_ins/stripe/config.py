@@ -67,3 +67,8 @@ class AccountConfig:
     none_change_share: float = 0.0
     # subscriptions (and plan changes) on tiered, decimal and metered prices (price_kinds.py)
     price_kinds_share: float = 0.0
+    # Stripe sends ``customer.subscription.updated`` when a subscription renews (its period moves, and
+    # a trial ends): previous_attributes has the old period (``items`` with their old periods since
+    # 2025-03-31.basil; ``current_period_start``/``_end`` before). Drawn from a random stream of their
+    # own, so the rest of a seeded account stays as it was.
+    renewal_events: bool = True

@@ -38,10 +38,16 @@ def _walk(obj: Any, segs: list[str], path: str, resolve: Resolver) -> Any:
     if rest:
         new[head] = _walk(value, rest, path, resolve)
     elif isinstance(value, str):
-        resolved = resolve(value)
-        if resolved is None:
-            raise StripeError(400, f"This property cannot be expanded ({path}).", param="expand")
-        new[head] = resolved
+        new[head] = _resolved(value, path, resolve)
+    elif isinstance(value, list):  # an array of expandable ids (``discounts``): each one expanded
+        new[head] = [_resolved(v, path, resolve) if isinstance(v, str) else v for v in value]
     elif value is not None and not isinstance(value, dict):
         raise StripeError(400, f"This property cannot be expanded ({path}).", param="expand")
     return new
+
+
+def _resolved(object_id: str, path: str, resolve: Resolver) -> dict[str, Any]:
+    resolved = resolve(object_id)
+    if resolved is None:
+        raise StripeError(400, f"This property cannot be expanded ({path}).", param="expand")
+    return resolved

@@ -19,6 +19,7 @@ from .catalog import (
 from .config import DAY, AccountConfig
 from .ids import IdFactory
 from .model import (
+    RENEWAL,
     Change,
     Charge,
     CreditNote,
@@ -64,6 +65,7 @@ class _Generator:
     def __init__(self, cfg: AccountConfig) -> None:
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
+        self.renewal_rng = random.Random(cfg.seed + 1)  # renewal events only (config.renewal_events)
         self.ids = IdFactory(self.rng)
         self.t0 = cfg.now - cfg.history_days * DAY
         self.t_end = cfg.now + cfg.horizon_days * DAY
@@ -109,10 +111,17 @@ class _Generator:
         )
 
     # -- building blocks -------------------------------------------------------------------------
-    def emit(self, type_: str, created: int, obj: Any, previous: dict[str, Any] | None = None) -> str | None:
+    def emit(
+        self,
+        type_: str,
+        created: int,
+        obj: Any,
+        previous: dict[str, Any] | None = None,
+        rng: random.Random | None = None,
+    ) -> str | None:
         if created < self.event_from or created > self.t_end:
             return None
-        rng, cfg = self.rng, self.cfg
+        rng, cfg = rng or self.rng, self.cfg
         visible_at = created + rng.randint(60, 600) if rng.random() < cfg.late_event_share else created
         legacy = rng.random() < cfg.legacy_event_share
         event = Event(self.ids.new("evt"), type_, created, visible_at, obj, legacy, previous)
@@ -342,6 +351,10 @@ class _Generator:
             p_end = adder(k + 1)
             if not sub.boundaries or sub.boundaries[-1] != p_start:
                 sub.boundaries.append(p_start)
+            if need_bill and reason == "subscription_cycle" and self.cfg.renewal_events:
+                # Stripe's renewal update: the period moved (items' periods, or the subscription's).
+                previous = {"items": sub.versions[-1][0], RENEWAL: sub.boundaries[-2:-1] or [p_start]}
+                self.emit("customer.subscription.updated", p_start, sub, previous, self.renewal_rng)
             if need_bill:
                 inv, credit = self.bill(sub, p_start, p_end, reason, credit)
                 fin = p_start + (1 if reason == "subscription_create" else 3600)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Any
 
+RENEWAL = "_renewal"  # marks a renewal's previous_attributes (render.py shapes them per API version)
+
 
 class Product:
     __slots__ = ("created", "description", "id", "livemode", "name")

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from . import render_billing, render_catalog, render_invoice, versions
-from .model import Event, Subscription
+from .model import RENEWAL, Event, Subscription
 from .versions import CURRENT_API_VERSION
 
 LEGACY_API_VERSION = "2024-06-20"  # AccountConfig.previous_api_version's default
@@ -87,6 +87,10 @@ def _event(ev: Event, version: str) -> dict[str, Any]:
         data = {"object": render_billing.subscription(obj, at, legacy)}
         if ev.previous is not None:
             previous = _previous(ev, obj)
+            if RENEWAL in previous:  # a renewal: before basil the items had no periods of their own
+                period_start = previous.pop(RENEWAL)[0]
+                if legacy:
+                    previous = {"current_period_end": ev.created, "current_period_start": period_start}
             if not legacy:  # the pinned Subscription has no top-level plan or quantity
                 previous = {k: v for k, v in previous.items() if k in data["object"]}
             data["previous_attributes"] = previous

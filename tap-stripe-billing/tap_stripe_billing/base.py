@@ -34,10 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream, Tap
 
-from tap_stripe_billing import payload_versions
+from tap_stripe_billing import payload_versions, price_memory
 from tap_stripe_billing import scope as account_scope
+from tap_stripe_billing.checkpoint import CHECKPOINT_KEY, Checkpoint, Slice, plan_with_checkpoint, recorder
 from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.errors import AccountUnavailableError
+from tap_stripe_billing.events_feed import EventsFeed, open_feed
+from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.records import FilterReason
 from tap_stripe_billing.run import Run
 from tap_stripe_billing.settings import Settings
@@ -95,6 +98,7 @@ class RunStart:
     opening: object | None
     requests_before: Mapping[str, int]
     retries_before: Mapping[str, int]
+    checkpoint: Checkpoint | None = None  # a first backfill's progress (checkpoint.py)
 
 
 class ExactlyOnceStream(Stream):
@@ -103,6 +107,11 @@ class ExactlyOnceStream(Stream):
     is_sorted = False
     # Lists whose ``created`` is the replication time need no slack (only invoices are paid late).
     uses_created_slack = True
+    # The event types the stream reads in events mode (from the run's shared read, events_feed.py).
+    event_types: tuple[str, ...] = ()
+    # A backfill that lists each object once (disjoint slices, Stripe's cursor pagination) needs no
+    # per-run set of what it emitted: at 100,000 invoices that set was the tap's largest growing object.
+    unique_in_backfill = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -117,14 +126,18 @@ class ExactlyOnceStream(Stream):
         self._account: str | None = None  # the connected account being read (None: the key's own)
         self._record_account: str | None = None  # what records carry as account_id
         self.summary: dict[str, Any] = {}
+        # Told of each completed slice of the run's first backfill (set by ``get_records``).
+        self.on_slice_done: Callable[[Slice], None] | None = None
         # Single fetches that completed event payloads of older API versions (payload_versions.py).
         self.payload_fetches: Counter[str] = Counter()
 
     # -- what a stream says -------------------------------------------------------------------------
     def open_run(self, api: StripeAPI, bookmark: int | None) -> object | None:
         """Make the run's first Stripe request, before Stripe's clock is known, when the stream knows one
-        its run makes anyway; its ``Date`` header then gives the clock, so the clock costs no request of
-        its own. The answer is handed to ``read`` as ``opening``. By default none (the clock probes)."""
+        its own. The answer is handed to ``read`` as ``opening``. By default, with a bookmark: the first
+        page of the run's shared events read (``events_feed.py``); else none (the clock probes)."""
+        if bookmark is not None and self.event_types:
+            self.feed()
         return None
 
     def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
@@ -182,13 +195,19 @@ class ExactlyOnceStream(Stream):
         self.bind_state()
         bookmark = read_bookmark(self.stream_state, self.replication_key)
         opening = None if clock.is_read else self.open_run(api, bookmark)
-        plan = plan_read(
-            now=clock.now(),
-            bookmark=bookmark,
-            start_date=self.settings.start_date,
-            settings=self.window_settings,
+        plan, checkpoint = plan_with_checkpoint(
+            self.stream_state,
+            bookmark,
+            self.settings.start_date,
+            lambda upper: plan_read(
+                now=clock.now(),
+                bookmark=bookmark,
+                start_date=self.settings.start_date,
+                settings=self.window_settings,
+                upper=upper,
+            ),
         )
-        return RunStart(plan, bookmark, opening, requests_before, retries_before)
+        return RunStart(plan, bookmark, opening, requests_before, retries_before, checkpoint)
 
     def get_replication_key_signpost(self, context: Context | None = None) -> dt.datetime | None:
         """The bookmark never goes past U (the stream writes exactly U at the end). With connected accounts
@@ -223,11 +242,80 @@ class ExactlyOnceStream(Stream):
             LOGGER.warning("%s: %s", self.name, switched)
         self._record_account = self._account or account_scope.own_account(self.stream_state, self.run)
 
+    def _write_checkpoint(self) -> None:
+        """A STATE message now (singer-sdk's private writer; see sdk_private.py): a slice is complete."""
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    # -- the run's shared events read and remembered prices ----------------------------------------------
+    def feed(self) -> EventsFeed | None:
+        """The run's one events read for the account being read (opened on first use; None: no selected
+        stream is in events mode). Keyed by account: ``None`` is the key's own account."""
+        streams = [s for s in self._tap.streams.values() if isinstance(s, ExactlyOnceStream) and s.selected]
+        marks = []
+        for stream in streams:
+            if stream.event_types and stream.replication_key is not None:
+                state = self._state_of(stream)
+                marks.append((read_bookmark(state, stream.replication_key), stream.event_types))
+        clock = self.run.clock
+        return open_feed(
+            self.api,
+            self.run.feeds,
+            marks,
+            overlap=self.window_settings.overlap,
+            stale_after_days=self.window_settings.stale_after_days,
+            now=clock.now() if clock.is_read else None,
+            account=self._account,
+        )
+
+    def _state_of(self, stream: ExactlyOnceStream) -> dict[str, Any]:
+        """A selected stream's state for the account being read: bound to the key when it is the key's
+        own; a connected account's partition as saved (it only places the shared read: each stream still
+        checks that the read covers its own window)."""
+        if stream is self or self._account is None:
+            stream.bind_state()
+            return stream.stream_state
+        return stream.get_context_state({"account_id": self._account})
+
+    def price_cache(self, plan: ReadPlan, borrow_from: str | None = None) -> PriceCache:
+        """This run's prices: those remembered in state (valid when the shared events read covers the
+        time since they were written; its price/product/plan changes dropped), else none (walk).
+        ``borrow_from``: a selected stream whose remembered plan levels (of the same account) may complete
+        embedded prices."""
+        feed = self.feed() if plan.mode == "incremental" else None
+        covered_from = feed.gte if feed else None
+        changes = feed.price_changes() if feed else []
+        remembered = price_memory.load(self.stream_state, covered_from=covered_from)
+        dropped = price_memory.invalidate(remembered, changes)
+        if dropped:
+            LOGGER.info("%s: %d remembered prices changed since the last run", self.name, dropped)
+        lender = self._tap.streams.get(borrow_from or "")
+        borrowed = {}
+        if isinstance(lender, ExactlyOnceStream) and lender.selected:
+            lent = self._state_of(lender)
+            if lent.get("binding", {}).get("account_id") == self._account:  # never another account's
+                borrowed = price_memory.load(lent, covered_from=covered_from)
+                price_memory.invalidate(borrowed, changes)
+        return PriceCache(self.api, remembered=remembered, borrowed=borrowed)
+
+    def remember_prices(
+        self, prices: PriceCache, plan: ReadPlan, *, amounts: bool, walked: bool = False
+    ) -> None:
+        """Keep the prices this run used (and the still-valid remembered ones; ``walked``: every price a
+        walk found) in state, as of U."""
+        entries = prices.remember(amounts=amounts, walked=walked)
+        price_memory.save(self.stream_state, entries, at=plan.upper)
+
     # -- the loop ---------------------------------------------------------------------------------------
     def read_events(
         self, api: StripeAPI, types: list[str], gte: int | None, lt: int | None
     ) -> Iterator[dict[str, Any]]:
-        """``GET /v1/events`` of the given types with ``gte ≤ created < lt``, newest first."""
+        """Events of the given types with ``gte ≤ created < lt``, newest first: from the run's shared
+        read when it covers them, else ``GET /v1/events`` of this stream's own."""
+        feed = self.feed()
+        if feed is not None and gte is not None and feed.covers(types, gte):
+            yield from feed.events(types, gte, lt)
+            return
         for event in api.list_all("/v1/events", event_params(types, gte, lt)):
             if event.get("type") in types:
                 yield event
@@ -289,7 +377,11 @@ class ExactlyOnceStream(Stream):
         # Only entries the end-of-run state keeps are collected, so memory does not grow with the run.
         keep_from = retention_floor(next_bookmark(previous_bookmark, plan.upper), settings.overlap)
         this_run: set[str] = set()
+        track = not (plan.mode == "backfill" and self.unique_in_backfill and len(plans) == 1)
         count = 0
+        if start.checkpoint is not None:
+            emitted.update(start.checkpoint.emitted)  # the dedupe entries of slices done before
+            self.on_slice_done = recorder(start.checkpoint, state, emitted, keep_from, self._write_checkpoint)
 
         for read_plan, item in ((p, i) for p, opening in plans for i in self.read(api, p, opening)):
             if isinstance(item, str):
@@ -313,7 +405,8 @@ class ExactlyOnceStream(Stream):
             if marks_mode:
                 record.setdefault("livemode", live)  # objects a key reads are of the key's mode
             record["account_id"] = self._record_account
-            this_run.add(item.ident)
+            if track:
+                this_run.add(item.ident)
             key = dedupe_key(item.at, item.observed)
             if key >= keep_from:
                 emitted[item.ident] = key
@@ -321,6 +414,7 @@ class ExactlyOnceStream(Stream):
             yield record
 
         # Every read completed: only now may the bookmark move.
+        state.pop(CHECKPOINT_KEY, None)
         finalize(
             state,
             previous_bookmark=previous_bookmark,

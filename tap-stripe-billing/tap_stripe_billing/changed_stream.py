@@ -51,12 +51,13 @@ class SubscriptionChangedStream(LifecycleStream):
     primary_keys = ("change_id",)
     replication_key = "changed_at"
     schema = CHANGED_SCHEMA
+    event_types = ("customer.subscription.updated",)
 
     def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
         if plan.empty:
             return
         self._invoices_by_sub: dict[str, list[dict[str, Any]]] = {}  # for metered prices' usage
-        prices = PriceCache(api)
+        prices = self.price_cache(plan, borrow_from="subscription_billed")
         emails = CustomerEmails(api)
         price_of = self.price_resolver(prices)
         events_from = plan.created_gte
@@ -71,6 +72,9 @@ class SubscriptionChangedStream(LifecycleStream):
                 continue
             sub = event_object(event)
             previous = previous_attributes(event)
+            if _same_items(previous, sub):  # a renewal (new period) or another update of other fields
+                yield lc.LifecycleReason.NO_ITEM_CHANGE
+                continue
             before = lc.previous_items(previous, sub, price_of)
             if before is None:
                 yield lc.LifecycleReason.NO_ITEM_CHANGE
@@ -94,6 +98,7 @@ class SubscriptionChangedStream(LifecycleStream):
             yield Candidate(
                 f"{sub.get('id')}@{created}", created, created, partial(self._finish, record, emails)
             )
+        self.remember_prices(prices, plan, amounts=True)
 
     @staticmethod
     def _finish(record: dict[str, Any], emails: CustomerEmails) -> dict[str, Any]:
@@ -205,3 +210,26 @@ class SubscriptionChangedStream(LifecycleStream):
             )
             return lc.items_of(listed, price_of)
         return lc.subscription_items(sub, price_of)
+
+
+def _item_keys(items: object) -> list[tuple[str, object]] | None:
+    """(price id, quantity) of every item of a subscription's ``items`` list (None: not all there)."""
+    if not isinstance(items, Mapping) or items.get("has_more"):
+        return None
+    data = items.get("data")
+    if not isinstance(data, list):
+        return None
+    keys: list[tuple[str, object]] = []
+    for item in data:
+        price = (item.get("price") or item.get("plan") or {}) if isinstance(item, Mapping) else {}
+        keys.append((str(price.get("id") if isinstance(price, Mapping) else price), item.get("quantity")))
+    return sorted(keys, key=repr)
+
+
+def _same_items(previous: Mapping[str, Any], sub: Mapping[str, Any]) -> bool:
+    """True when ``previous_attributes.items`` holds the same prices and quantities as now: Stripe's
+    update at each renewal (only the items' periods moved), which changes no MRR; no price is needed."""
+    if "items" not in previous:
+        return False
+    before = _item_keys(previous.get("items"))
+    return before is not None and before == _item_keys(sub.get("items"))

@@ -99,6 +99,7 @@ class SubscriptionCanceledStream(LifecycleStream):
     primary_keys = ("subscription_id",)
     replication_key = "canceled_at"
     schema = CANCELED_SCHEMA
+    event_types = ("customer.subscription.deleted",)
 
     def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
         if plan.empty:

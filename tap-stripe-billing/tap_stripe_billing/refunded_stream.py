@@ -44,6 +44,7 @@ class SubscriptionRefundedStream(LifecycleStream):
     primary_keys = ("refund_id",)
     replication_key = "refunded_at"
     schema = REFUNDED_SCHEMA
+    event_types = ("refund.created", "refund.updated")
 
     def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
         if plan.empty:

@@ -12,12 +12,15 @@ Reading the clock costs no request of its own when the run's first request (one 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tap_stripe_billing.accounts import connected_accounts, select_accounts
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.errors import StripeAccessError
 from tap_stripe_billing.settings import Settings
+
+if TYPE_CHECKING:
+    from tap_stripe_billing.events_feed import EventsFeed
 
 
 class ClockSource(Protocol):
@@ -51,12 +54,14 @@ class RunClock:
 
 @dataclass(frozen=True)
 class Run:
-    """The settings, the Stripe client and the clock of one run (built once by the Tap), and the accounts
-    it reads, each looked up at most once per run."""
+    """The settings, the Stripe client and the clock of one run (built once by the Tap), the accounts
+    it reads, each looked up at most once per run, and the run's shared events reads by account
+    (``events_feed.py``)."""
 
     settings: Settings
     api: StripeAPI
     clock: RunClock
+    feeds: dict[str | None, EventsFeed | None] = field(default_factory=dict)
     _found: dict[str, object] = field(default_factory=dict, repr=False)
     refused: set[str] = field(default_factory=set)  # connected accounts Stripe refused this run
 

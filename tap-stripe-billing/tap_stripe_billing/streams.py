@@ -8,7 +8,6 @@ the stream reads: paid invoices from the invoice list (backfill) or ``invoice.pa
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,13 +20,13 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.backfill import read_paid_invoices
-from tap_stripe_billing.base import Candidate, ExactlyOnceStream, all_lines, event_object, event_params
+from tap_stripe_billing.base import LOGGER, Candidate, ExactlyOnceStream, all_lines, event_object
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.oldest import newest_paid_invoice
 from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.slim import slim_invoice
-from tap_stripe_billing.state import read_emitted
+from tap_stripe_billing.state import read_emitted, to_iso
 from tap_stripe_billing.windows import ReadPlan, in_window
 
 SCHEMA = th.PropertiesList(
@@ -46,19 +45,6 @@ SCHEMA = th.PropertiesList(
     th.Property("period_end", th.DateTimeType),
     th.Property("livemode", th.BooleanType),
 ).to_dict()
-
-
-PRICE_WALK_PAGES_KEY = "price_walk_pages"  # in stream state: pages of the last price walk
-
-
-@dataclass(frozen=True)
-class FirstEvents:
-    """The run's first request with a bookmark: the first ``invoice.paid`` events page from ``gte``,
-    asked without ``created[lt]`` (U is not known yet), and the rest of the pages, not yet asked."""
-
-    gte: int
-    first: list[dict[str, Any]]
-    rest: Iterator[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -81,15 +67,18 @@ class SubscriptionBilledStream(ExactlyOnceStream):
     # exactly the schema's properties: the SDK's recursive per-record conformance (~100 µs a record,
     # the tap's largest per-record cost) would change nothing.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    event_types = ("invoice.paid",)
+    unique_in_backfill = True  # disjoint created slices of the invoice list
 
     # -- the run's first request: it also gives Stripe's clock ------------------------------------------
-    def open_run(self, api: StripeAPI, bookmark: int | None) -> FirstEvents | NewestInvoice | None:
+    def open_run(self, api: StripeAPI, bookmark: int | None) -> NewestInvoice | None:
         """Make a request this run makes anyway, before U is known; ``read`` gets its answer.
 
         - With a bookmark (events mode, unless it is older than ``stale_after_days``: that is known only
           once Stripe's clock is, and then the page is not used, so the rare stale run pays the request
-          the probe would have cost): the first ``invoice.paid`` events page, asked without
-          ``created[lt]``; events created at or after U (the last ``lag_minutes``) are dropped as read.
+          the probe would have cost): the first page of the run's shared events read (``events_feed.py``),
+          asked without ``created[lt]``; events created at or after U (the last ``lag_minutes``) are
+          dropped as read.
         - Whole-history backfill in slices: the newest paid invoice, which the search for the oldest one
           starts from anyway.
         - Otherwise none: the clock probes.
@@ -98,29 +87,13 @@ class SubscriptionBilledStream(ExactlyOnceStream):
         """
         settings = self.settings
         if bookmark is not None:
-            gte = bookmark - self.window_settings.overlap
-            pages = api.list_pages("/v1/events", event_params(["invoice.paid"], gte, None))
-            return FirstEvents(gte, next(pages, []), pages)
+            self.feed()
+            return None
         if settings.start_date is None and settings.backfill_parallelism > 1:
             started = time.monotonic()
             newest = newest_paid_invoice(api)
             return NewestInvoice(newest, time.monotonic() - started)
         return None
-
-    def _events(
-        self, api: StripeAPI, plan: ReadPlan, opening: FirstEvents | None
-    ) -> Iterator[dict[str, Any]]:
-        """``invoice.paid`` events with ``created_gte ≤ created < U``, newest first."""
-        if opening is None:
-            yield from api.list_all(
-                "/v1/events", event_params(["invoice.paid"], plan.created_gte, plan.upper)
-            )
-            return
-        upper = plan.upper
-        for page in itertools.chain([opening.first], opening.rest):
-            for event in page:
-                if int(event.get("created") or 0) < upper:
-                    yield event
 
     # -- reading ----------------------------------------------------------------------------------------
     def _sources(
@@ -132,6 +105,15 @@ class SubscriptionBilledStream(ExactlyOnceStream):
         if plan.mode == "backfill":
             prepare = partial(self._complete_lines, api, plan)
             newest = opening if isinstance(opening, NewestInvoice) and plan.created_gte is None else None
+            checkpoint = self.start.checkpoint if plan is self.start.plan else None
+            if checkpoint is not None and checkpoint.resuming:
+                newest = None
+                LOGGER.info(
+                    "%s: resuming the backfill up to %s: %d created ranges already delivered",
+                    self.name,
+                    to_iso(checkpoint.upper),
+                    len(checkpoint.done),
+                )
             invoices = read_paid_invoices(
                 api,
                 plan.created_gte,
@@ -141,12 +123,14 @@ class SubscriptionBilledStream(ExactlyOnceStream):
                 newest=newest.body if newest is not None else None,
                 newest_seconds=newest.seconds if newest is not None else None,
                 rate=self.settings.max_requests_per_second,
+                on_slice_done=self.on_slice_done if checkpoint is not None else None,
+                done=checkpoint.done if checkpoint is not None else None,
             )
             for invoice in invoices:
                 yield invoice, None
             return
         versions = pv.tracker(self._tap)
-        for event in self._events(api, plan, _first_events(opening, plan)):
+        for event in self.read_events(api, list(self.event_types), plan.created_gte, plan.upper):
             obj = event_object(event)
             if event.get("type") != "invoice.paid" or obj.get("object", "invoice") != "invoice":
                 continue
@@ -206,7 +190,7 @@ class SubscriptionBilledStream(ExactlyOnceStream):
     def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
         """Paid invoices that qualify (SPEC §2), keyed by invoice id, with their paid event's time."""
         rules = self._rules
-        prices = PriceCache(api, single_only=self._few_prices(plan, rules, _first_events(opening, plan)))
+        prices = self.price_cache(plan)
         if plan.mode == "backfill" and not plan.empty and self.settings.backfill_parallelism > 1:
             prices.warm_in_background()  # overlapped with the search for the oldest invoice and the slices
         emails = CustomerEmails(api)
@@ -228,36 +212,6 @@ class SubscriptionBilledStream(ExactlyOnceStream):
             assert paid is not None
             build = partial(self._build, api, invoice, prices, emails)
             yield Candidate(str(invoice.get("id")), paid, event_created, build)
-        if prices.walk_pages is not None:
-            self.stream_state[PRICE_WALK_PAGES_KEY] = prices.walk_pages
-
-    def _few_prices(self, plan: ReadPlan, rules: rec.Rules, opening: FirstEvents | None) -> bool:
-        """True when this run needs fewer distinct prices than the last price walk had pages: an events
-        run whose whole window is its first page (fewer than 100 events, already read for the clock)."""
-        walk_pages = self.stream_state.get(PRICE_WALK_PAGES_KEY)
-        if not isinstance(walk_pages, int) or opening is None:
-            return False
-        first = opening.first
-        if len(first) >= 100:
-            return False  # maybe more pages: the walk is the safe choice
-        needed: set[str] = set()
-        for event in first:
-            invoice = event_object(event)
-            if event.get("type") == "invoice.paid" and not pv.invoice_complete(invoice):
-                return False  # an older API version's payload: its prices are known only once fetched
-            if event.get("type") != "invoice.paid" or rec.filter_reason(invoice, rules, from_paid_event=True):
-                continue
-            lines = (invoice.get("lines") or {}).get("data") or []
-            main = rec.main_line([rec.parse_line(line) for line in lines])
-            if main is not None and main.price_id:
-                needed.add(main.price_id)
-            if (invoice.get("lines") or {}).get("has_more"):
-                return False  # its main line may be on a later page
-        return len(needed) < walk_pages
-
-
-def _first_events(opening: object | None, plan: ReadPlan) -> FirstEvents | None:
-    """The run's first events page, when this run reads events from where that page started."""
-    if isinstance(opening, FirstEvents) and plan.mode == "incremental" and opening.gte == plan.created_gte:
-        return opening
-    return None
+        self.stream_state.pop("price_walk_pages", None)  # the walk's size, kept by earlier versions
+        # Every walked price's plan level (no amounts): subscription_changed borrows them.
+        self.remember_prices(prices, plan, amounts=False, walked=True)
