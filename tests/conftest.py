@@ -93,6 +93,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if sys_dir is not None:
         os.environ.pop("MELTANO_SYS_DIR_ROOT", None)
         shutil.rmtree(sys_dir, ignore_errors=True)  # links only: the checkout's plugins stay
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A real PostgreSQL 16 (the ``pgserver`` wheel's binaries) for the whole session: its URL."""
