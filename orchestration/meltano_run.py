@@ -99,11 +99,29 @@ class ShardRun:
         env[SHARD_ENV] = self.shard
         env.setdefault("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
         env.setdefault("NO_COLOR", "1")
+        if not env.get("MELTANO_SYS_DIR_ROOT"):
+            self._own_run_folder(env)
         if not env.get(JOURNAL_URL_ENV):
             path = self.journal_path(base)
             path.parent.mkdir(parents=True, exist_ok=True)
             env[JOURNAL_PATH_ENV] = str(path)
         return env
+
+    def _own_run_folder(self, env: dict[str, str]) -> None:
+        """Concurrent `meltano run`s in one project share `.meltano/run/<plugin>/` (the catalog, config),
+        and one run's cleanup removes another's `tap.properties.json` ("No such file or directory",
+        seen with 4 shards). Each shard gets its own Meltano system folder whose plugin folders are links
+        to the project's installed plugins; `run/` and `logs/` are its own, the state database stays the
+        project's (`MELTANO_DATABASE_URI`, default `.meltano/meltano.db`)."""
+        shared = self.project_dir / ".meltano"
+        own = shared / "shards" / self.suffix
+        own.mkdir(parents=True, exist_ok=True)
+        for entry in sorted(shared.iterdir()):
+            link = own / entry.name
+            if entry.is_dir() and entry.name not in ("run", "logs", "shards") and not link.exists():
+                link.symlink_to(entry)
+        env.setdefault("MELTANO_DATABASE_URI", f"sqlite:///{shared / 'meltano.db'}")
+        env["MELTANO_SYS_DIR_ROOT"] = str(own)
 
 
 def run_streaming(

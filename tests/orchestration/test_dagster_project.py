@@ -71,6 +71,7 @@ def test_hourly_schedule_requests_one_run_per_shard_as_meltano_yml_says() -> Non
 
 
 def test_command_and_environment_of_a_shard(tmp_path: Path) -> None:
+    (tmp_path / ".meltano/extractors").mkdir(parents=True)
     run = ShardRun(shard="2/4", project_dir=tmp_path, meltano_bin="meltano", environment="prod")
     assert run.command() == [
         "meltano",
@@ -83,6 +84,12 @@ def test_command_and_environment_of_a_shard(tmp_path: Path) -> None:
     journal = Path(env["TARGET_KISSMETRICS_JOURNAL_PATH"])
     assert journal == tmp_path / ".target-kissmetrics/prod/shards/shard-2-of-4/journal.sqlite"
     assert journal.parent.is_dir()
+    # Its own Meltano run folder (concurrent runs remove each other's catalog); shared plugins and state.
+    assert env["MELTANO_SYS_DIR_ROOT"] == str(tmp_path / ".meltano/shards/shard-2-of-4")
+    assert env["MELTANO_DATABASE_URI"] == f"sqlite:///{tmp_path / '.meltano/meltano.db'}"
+    assert (
+        tmp_path / ".meltano/shards/shard-2-of-4/extractors"
+    ).resolve() == tmp_path / ".meltano/extractors"
     # A shared journal (PostgreSQL) is used by every shard as given.
     shared = run.environ({"TARGET_KISSMETRICS_JOURNAL_URL": "postgresql+psycopg://u:pw123456@h/db"})
     assert "TARGET_KISSMETRICS_JOURNAL_PATH" not in shared
