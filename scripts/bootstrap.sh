@@ -10,6 +10,9 @@ fi
 if [ ! -x .venv/bin/uv ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
 fi
-.venv/bin/uv pip install --quiet --python .venv/bin/python \
+# --compile-bytecode: every `meltano`, tap, target and stand-in process imports thousands of modules; without
+# .pyc files (uv writes none by default, and PYTHONDONTWRITEBYTECODE stops Python caching them) each start
+# compiles them again (`meltano --version`: 2.3 s instead of 0.8 s).
+.venv/bin/uv pip install --quiet --python .venv/bin/python --compile-bytecode \
   -c constraints.txt -r requirements-dev.txt \
   -e ./tap-stripe-billing -e ./target-kissmetrics

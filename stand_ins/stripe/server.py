@@ -148,6 +148,9 @@ class StripeStandIn(StandInServer):
         self._request_ids = itertools.count(1)
         # (METHOD route template, parameter name) of every authorised request, list indexes as ``[]``
         self.params_seen: set[tuple[str, str]] = set()
+        # Requests of the invoice list by created window ``(created[gte], created[lt])`` (pages included):
+        # which time slices a backfill read.
+        self.invoice_windows: Counter[tuple[str | None, str | None]] = Counter()
         strict_params.warm()
 
     def __enter__(self) -> StripeStandIn:
@@ -181,6 +184,9 @@ class StripeStandIn(StandInServer):
         seen = {(template, re.sub(r"\[\d+\]", "[]", key)) for key, _ in pairs}
         with self._stats_lock:
             self.params_seen |= seen
+            if template == "/v1/invoices":
+                query = dict(pairs)
+                self.invoice_windows[(query.get("created[gte]"), query.get("created[lt]"))] += 1
 
     def stats(self) -> dict[str, int]:
         """Request counts by ``METHOD /v1/route-template`` (faulted requests included)."""
@@ -191,6 +197,7 @@ class StripeStandIn(StandInServer):
         with self._stats_lock:
             self._stats.clear()
             self.account_stats.clear()
+            self.invoice_windows.clear()
 
     def next_request_id(self) -> str:
         return f"req_{next(self._request_ids):014d}"

@@ -5,8 +5,10 @@ Each slice is paginated newest first by a task of a ``ThreadPoolExecutor``; all 
 flat and the caller (the stream, on the main thread) does the per-invoice work. An optional ``prepare``
 callback runs on each page in the slice's thread before it is queued: the stream uses it to fetch the
 lines of invoices that do not embed them all, so those single requests also run in parallel instead of
-one by one on the main thread. State is only written at the end of the run, so the order in which
-slices deliver does not matter. A failure in any slice stops the others and is raised to the caller.
+one by one on the main thread. The order in which slices deliver does not matter: the bookmark is only
+written at the end of the run, and ``on_slice_done`` is told of each slice once all its invoices were
+handed to the caller (``checkpoint.py`` records it, so a killed first backfill resumes with the slices
+it had not finished: ``done``). A failure in any slice stops the others and is raised to the caller.
 
 One small strategy per mode (``read_paid_invoices`` picks it):
 
@@ -27,6 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from tap_stripe_billing.checkpoint import remaining
 from tap_stripe_billing.client import list_params
 from tap_stripe_billing.oldest import STRIPE_EPOCH, Lister, oldest_created
 from tap_stripe_billing.windows import time_slices
@@ -38,6 +41,7 @@ SLICES_PER_THREAD = 3
 
 Prepare = Callable[[list[dict[str, Any]]], None]
 Slice = tuple[int | None, int]
+SliceDone = Callable[[Slice], None]
 
 
 def paid_invoice_params(gte: int | None, lt: int) -> list[tuple[str, Any]]:
@@ -55,6 +59,8 @@ def read_paid_invoices(
     newest: dict[str, Any] | None = None,
     newest_seconds: float | None = None,
     rate: float | None = None,
+    on_slice_done: SliceDone | None = None,
+    done: list[tuple[int, int]] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every paid invoice with ``created_gte ≤ created < created_lt``, read in parallel slices.
 
@@ -63,7 +69,15 @@ def read_paid_invoices(
     backfill then uses only the slices the round trip needs to reach the rate (in flight = rate x round
     trip, x 1.5 for pages being slower than a one-invoice probe), up to ``parallelism``. When that is
     under two (a fast link), it reads the whole history newest first in one background task: no search
-    for the oldest invoice, no partial page per slice, fewest requests."""
+    for the oldest invoice, no partial page per slice, fewest requests.
+
+    ``done`` (a resumed backfill, ``checkpoint.py``): only the created ranges not in it are read, in
+    slices, whatever the parallelism."""
+    if done:
+        rest = remaining(created_gte, created_lt, done, max(1, parallelism) * SLICES_PER_THREAD)
+        if rest:
+            yield from _read_slices(api, prepare, max(1, parallelism), _fixed(rest), on_slice_done)
+        return
     if parallelism <= 1:
         yield from _sequential(api, created_gte, created_lt, prepare)
         return
@@ -72,7 +86,7 @@ def read_paid_invoices(
         parallelism = 1 if wanted < 2 else min(parallelism, math.ceil(wanted))
         if parallelism <= 1:
             if newest.get("data"):
-                yield from _read_slices(api, prepare, 1, _fixed([(None, created_lt)]))
+                yield from _read_slices(api, prepare, 1, _fixed([(None, created_lt)]), on_slice_done)
             return
     if created_gte is None:
         if newest is None:
@@ -81,13 +95,13 @@ def read_paid_invoices(
         if not newest or not newest.get("data"):
             return
         search = _searched(api, created_lt, parallelism, newest, newest_seconds)
-        yield from _read_slices(api, prepare, parallelism, search)
+        yield from _read_slices(api, prepare, parallelism, search, on_slice_done)
         return
     slices = time_slices(created_gte, created_lt, parallelism * SLICES_PER_THREAD)
     if len(slices) <= 1:
         yield from _sequential(api, created_gte, created_lt, prepare)
         return
-    yield from _read_slices(api, prepare, parallelism, _fixed(slices))
+    yield from _read_slices(api, prepare, parallelism, _fixed(slices), on_slice_done)
 
 
 # -- strategies -----------------------------------------------------------------------------------------
@@ -150,6 +164,7 @@ def _searched(
 class _SliceDone:
     """A slice task finished (``error``: what it raised)."""
 
+    slice_: Slice
     error: BaseException | None = None
 
 
@@ -198,7 +213,11 @@ class _Feed:
 
 
 def _read_slices(
-    api: Lister, prepare: Prepare | None, threads: int, produce: Producer
+    api: Lister,
+    prepare: Prepare | None,
+    threads: int,
+    produce: Producer,
+    on_slice_done: SliceDone | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Read the slices ``produce`` hands over with ``threads`` tasks at a time, in the order handed over;
     the producer runs in its own thread, so slices are read while it still works."""
@@ -214,9 +233,9 @@ def _read_slices(
                 if not feed.put_page(page):
                     return
         except BaseException as exc:
-            feed.notify(_SliceDone(exc))
+            feed.notify(_SliceDone(slice_, exc))
             return
-        feed.notify(_SliceDone())
+        feed.notify(_SliceDone(slice_))
 
     readers = ThreadPoolExecutor(threads, thread_name_prefix="backfill")
     producer = ThreadPoolExecutor(1, thread_name_prefix="backfill-search")
@@ -252,6 +271,8 @@ def _read_slices(
                 if item.error is not None:
                     raise item.error
                 done += 1
+                if on_slice_done is not None:  # every invoice of the slice was handed over before
+                    on_slice_done(item.slice_)
             else:
                 if item.error is not None:
                     raise item.error

@@ -36,6 +36,7 @@ from singer_sdk import Stream, Tap
 
 from tap_stripe_billing import payload_versions, price_memory
 from tap_stripe_billing import scope as account_scope
+from tap_stripe_billing.checkpoint import CHECKPOINT_KEY, Checkpoint, Slice, plan_with_checkpoint, recorder
 from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.errors import AccountUnavailableError
 from tap_stripe_billing.events_feed import EventsFeed, open_feed
@@ -97,6 +98,7 @@ class RunStart:
     opening: object | None
     requests_before: Mapping[str, int]
     retries_before: Mapping[str, int]
+    checkpoint: Checkpoint | None = None  # a first backfill's progress (checkpoint.py)
 
 
 class ExactlyOnceStream(Stream):
@@ -124,6 +126,8 @@ class ExactlyOnceStream(Stream):
         self._account: str | None = None  # the connected account being read (None: the key's own)
         self._record_account: str | None = None  # what records carry as account_id
         self.summary: dict[str, Any] = {}
+        # Told of each completed slice of the run's first backfill (set by ``get_records``).
+        self.on_slice_done: Callable[[Slice], None] | None = None
         # Single fetches that completed event payloads of older API versions (payload_versions.py).
         self.payload_fetches: Counter[str] = Counter()
 
@@ -191,13 +195,19 @@ class ExactlyOnceStream(Stream):
         self.bind_state()
         bookmark = read_bookmark(self.stream_state, self.replication_key)
         opening = None if clock.is_read else self.open_run(api, bookmark)
-        plan = plan_read(
-            now=clock.now(),
-            bookmark=bookmark,
-            start_date=self.settings.start_date,
-            settings=self.window_settings,
+        plan, checkpoint = plan_with_checkpoint(
+            self.stream_state,
+            bookmark,
+            self.settings.start_date,
+            lambda upper: plan_read(
+                now=clock.now(),
+                bookmark=bookmark,
+                start_date=self.settings.start_date,
+                settings=self.window_settings,
+                upper=upper,
+            ),
         )
-        return RunStart(plan, bookmark, opening, requests_before, retries_before)
+        return RunStart(plan, bookmark, opening, requests_before, retries_before, checkpoint)
 
     def get_replication_key_signpost(self, context: Context | None = None) -> dt.datetime | None:
         """The bookmark never goes past U (the stream writes exactly U at the end). With connected accounts
@@ -231,6 +241,11 @@ class ExactlyOnceStream(Stream):
         if switched:
             LOGGER.warning("%s: %s", self.name, switched)
         self._record_account = self._account or account_scope.own_account(self.stream_state, self.run)
+
+    def _write_checkpoint(self) -> None:
+        """A STATE message now (singer-sdk's private writer; see sdk_private.py): a slice is complete."""
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     # -- the run's shared events read and remembered prices ----------------------------------------------
     def feed(self) -> EventsFeed | None:
@@ -364,6 +379,9 @@ class ExactlyOnceStream(Stream):
         this_run: set[str] = set()
         track = not (plan.mode == "backfill" and self.unique_in_backfill and len(plans) == 1)
         count = 0
+        if start.checkpoint is not None:
+            emitted.update(start.checkpoint.emitted)  # the dedupe entries of slices done before
+            self.on_slice_done = recorder(start.checkpoint, state, emitted, keep_from, self._write_checkpoint)
 
         for read_plan, item in ((p, i) for p, opening in plans for i in self.read(api, p, opening)):
             if isinstance(item, str):
@@ -396,6 +414,7 @@ class ExactlyOnceStream(Stream):
             yield record
 
         # Every read completed: only now may the bookmark move.
+        state.pop(CHECKPOINT_KEY, None)
         finalize(
             state,
             previous_bookmark=previous_bookmark,
@@ -434,22 +453,3 @@ def _since(before: Mapping[str, int], now: Mapping[str, int]) -> dict[str, int]:
 def event_params(types: list[str], gte: int | None, lt: int | None) -> list[tuple[str, Any]]:
     """``GET /v1/events`` parameters: the types, then the created range and page size."""
     return [("types[]", t) for t in types] + list_params(gte, lt)
-
-
-def event_object(event: Mapping[str, Any]) -> dict[str, Any]:
-    """An event's ``data.object`` (empty when absent)."""
-    return (event.get("data") or {}).get("object") or {}
-
-
-def previous_attributes(event: Mapping[str, Any]) -> dict[str, Any]:
-    """An event's ``data.previous_attributes`` (empty when absent)."""
-    return (event.get("data") or {}).get("previous_attributes") or {}
-
-
-def all_lines(api: StripeAPI, invoice: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every line of an invoice: the embedded ones, or (``lines.has_more``) the full lines list."""
-    lines = invoice.get("lines") or {}
-    if not lines.get("has_more"):
-        return list(lines.get("data") or [])
-    path = payload_versions.object_path("invoices", str(invoice["id"]), "/lines")
-    return list(api.list_all(path, list_params()))

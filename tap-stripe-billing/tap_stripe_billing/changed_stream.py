@@ -18,12 +18,13 @@ from tap_stripe_billing import lifecycle as lc
 from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import prorations as pr
 from tap_stripe_billing import records as rec
-from tap_stripe_billing.base import Candidate, all_lines, event_object, previous_attributes
+from tap_stripe_billing.base import Candidate
 from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.lifecycle_streams import EVENT_RETENTION, RETENTION_MARGIN, LifecycleStream
 from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.records import FilterReason
+from tap_stripe_billing.stripe_objects import all_lines, event_object, previous_attributes
 from tap_stripe_billing.windows import ReadPlan
 
 CHANGED_SCHEMA = th.PropertiesList(

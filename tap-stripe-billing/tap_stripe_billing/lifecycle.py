@@ -1,4 +1,5 @@
-"""Subscription lifecycle: upgrades/downgrades, cancellations, refunds. Pure functions, no I/O.
+"""Subscription lifecycle: upgrades/downgrades and cancellations. Pure functions, no I/O (refunds:
+``refunds.py``).
 
 - **MRR** of a subscription snapshot: Σ over items of the item's amount per period (``pricing.py``: per
   unit with fractions of a minor unit, tiered graduated or volume, quantities) in major units divided by
@@ -15,14 +16,6 @@
   (the request: earlier for a cancellation at period end), see ``canceled_at``.
 - **Cancellation reason**: the feedback as a label ("Too expensive"), else Stripe's reason as a label
   ("Cancellation requested"), then `` — comment`` when the customer left one.
-- **Refund**: a succeeded refund of a payment that paid a subscription invoice, amount positive in major
-  units. The link (``refund_link``): a PaymentIntent's invoices come from ``GET /v1/invoice_payments``
-  (``payment[type]=payment_intent``); a charge with no PaymentIntent (Charges API) cannot be filtered on
-  there, and since 2025-03-31.basil a Charge has no ``invoice``: the charge is read once in the last API
-  version that still has it (``CHARGE_INVOICE_VERSION``, Stripe's per-request ``Stripe-Version``), then
-  its invoice. A charge of no invoice is no subscription refund (skipped, counted ``not_invoiced``).
-  When one PaymentIntent paid several invoices, the refund counts against the invoice with the largest
-  amount paid (ties: the oldest invoice payment, then the smallest id): ``attributed_invoice``.
 """
 
 from __future__ import annotations
@@ -31,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from tap_stripe_billing import pricing
+from tap_stripe_billing import money, pricing
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.records import PriceInfo
 
@@ -150,20 +143,20 @@ def mrr(items: Sequence[Item], currency: str, metered: Metered | None = None) ->
     with no billing interval count 0)."""
     total = Decimal(0)
     for _, price, qty in items:
-        length = rec.billing_length_months(price.interval, price.interval_count)
+        length = money.billing_length_months(price.interval, price.interval_count)
         if not length:
             continue
         amount = item_amount(price, qty, metered)
         if amount is None:
             return None
-        total += rec.minor_to_major(amount, currency) / length
+        total += money.minor_to_major(amount, currency) / length
     return total.quantize(_FOUR)
 
 
 def recurring_amount(items: Sequence[Item], currency: str, metered: Metered | None = None) -> Decimal:
     """Σ of the items' amounts per period in major units: what the subscription bills per period."""
     total = sum((item_amount(price, qty, metered) or Decimal(0) for _, price, qty in items), Decimal(0))
-    return rec.minor_to_major(total, currency)
+    return money.minor_to_major(total, currency)
 
 
 def metered_prices(*sides: Sequence[Item]) -> set[str]:
@@ -221,7 +214,7 @@ def change_record(
         "direction": "upgraded" if mrr_after > mrr_before else "downgraded",
         "amount": recurring_amount(after, currency, metered),
         "currency": currency,
-        "billing_length_months": rec.billing_length_months(new_main.interval, new_main.interval_count),
+        "billing_length_months": money.billing_length_months(new_main.interval, new_main.interval_count),
         "plan_level": new_main.plan_level(),
         "previous_plan_level": old_main.plan_level(),
         "mrr_before": mrr_before,
@@ -257,51 +250,4 @@ def canceled_record(sub: Mapping[str, Any], email: str | None) -> dict[str, Any]
         "customer_email": email,
         "canceled_at": rec.iso_utc(canceled_at(sub)),
         "cancelation_reason": cancelation_reason(sub.get("cancellation_details")),
-    }
-
-
-# -- refunds ----------------------------------------------------------------------------------------------
-# The last API version in which a Charge carries ``invoice`` (2025-03-31.basil removed it).
-CHARGE_INVOICE_VERSION = "2025-02-24.acacia"
-
-
-def refund_link(refund: Mapping[str, Any]) -> tuple[str, str] | None:
-    """How to find the refunded invoice: ("payment_intent", id) for ``GET /v1/invoice_payments``, else
-    ("charge", id) for a Charges-API payment (no PaymentIntent), else None."""
-    for kind in ("payment_intent", "charge"):
-        value = refund.get(kind)
-        if isinstance(value, Mapping):
-            value = value.get("id")
-        if value:
-            return kind, str(value)
-    return None
-
-
-def attributed_invoice(invoice_payments: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The invoice (expanded) a refund of one payment counts against: among the payment's invoice payments
-    (paid ones first), the largest ``amount_paid``; ties: the oldest invoice payment, then the smallest id."""
-
-    def rank(ip: Mapping[str, Any]) -> tuple[int, int, int, str]:
-        unpaid = 0 if ip.get("status") == "paid" else 1
-        return (unpaid, -int(ip.get("amount_paid") or 0), int(ip.get("created") or 0), str(ip.get("id")))
-
-    linked = [ip for ip in invoice_payments if isinstance(ip.get("invoice"), Mapping)]
-    if not linked:
-        return None
-    return dict(min(linked, key=rank)["invoice"])
-
-
-def refund_record(refund: Mapping[str, Any], invoice: Mapping[str, Any], email: str | None) -> dict[str, Any]:
-    """The ``subscription_refunded`` record: a refund of the payment of ``invoice``."""
-    currency = str(refund.get("currency") or invoice.get("currency") or "").lower()
-    return {
-        "refund_id": str(refund["id"]),
-        "invoice_id": str(invoice["id"]),
-        "subscription_id": rec.subscription_id(invoice),
-        "customer_id": rec.customer_id(invoice),
-        "customer_email": email,
-        "refunded_at": rec.iso_utc(int(refund["created"])),
-        "amount": rec.minor_to_major(int(refund.get("amount") or 0), currency),
-        "currency": currency,
-        "reason": refund.get("reason"),
     }

@@ -33,11 +33,12 @@ from tap_stripe_billing import lifecycle as lc
 from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import pricing
 from tap_stripe_billing import records as rec
-from tap_stripe_billing.base import Candidate, ExactlyOnceStream, event_object
+from tap_stripe_billing.base import Candidate, ExactlyOnceStream
 from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.records import FilterReason, PriceInfo
+from tap_stripe_billing.stripe_objects import event_object
 from tap_stripe_billing.windows import DAY, ReadPlan
 
 EVENT_RETENTION = 30 * DAY

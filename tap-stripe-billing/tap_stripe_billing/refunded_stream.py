@@ -16,11 +16,13 @@ from singer_sdk import typing as th
 from tap_stripe_billing import lifecycle as lc
 from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import records as rec
-from tap_stripe_billing.base import Candidate, event_object, previous_attributes
+from tap_stripe_billing import refunds
+from tap_stripe_billing.base import Candidate
 from tap_stripe_billing.client import StripeAPI, list_params
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.lifecycle_streams import EVENT_RETENTION, LifecycleStream
 from tap_stripe_billing.records import FilterReason
+from tap_stripe_billing.stripe_objects import event_object, previous_attributes
 from tap_stripe_billing.windows import ReadPlan
 
 REFUNDED_SCHEMA = th.PropertiesList(
@@ -107,11 +109,11 @@ class SubscriptionRefundedStream(LifecycleStream):
         self, api: StripeAPI, refund: Mapping[str, Any], cache: dict[tuple[str, str], dict[str, Any] | None]
     ) -> dict[str, Any] | str:
         """The invoice the refunded payment paid (cached per payment), or why there is none: see
-        ``lifecycle.refund_link`` and ``lifecycle.attributed_invoice``."""
+        ``refunds.refund_link`` and ``refunds.attributed_invoice``."""
         by_note = cache.get(("refund", str(refund["id"])))
         if by_note is not None:
             return by_note
-        link = lc.refund_link(refund)
+        link = refunds.refund_link(refund)
         if link is None:
             return lc.LifecycleReason.UNLINKED
         if link not in cache:
@@ -123,7 +125,7 @@ class SubscriptionRefundedStream(LifecycleStream):
                     *list_params(),
                     ("expand[]", "data.invoice"),
                 ]
-                cache[link] = lc.attributed_invoice(list(api.list_all("/v1/invoice_payments", params)))
+                cache[link] = refunds.attributed_invoice(list(api.list_all("/v1/invoice_payments", params)))
             else:
                 cache[link] = self._charge_invoice(api, payment_id)
         found = cache[link]
@@ -136,7 +138,9 @@ class SubscriptionRefundedStream(LifecycleStream):
         """A Charges-API payment's invoice: the charge in the last version with ``charge.invoice``, then
         the invoice (pinned version). None when the charge paid no invoice."""
         charge = api.get(
-            pv.object_path("charges", charge_id), missing_ok=True, stripe_version=lc.CHARGE_INVOICE_VERSION
+            pv.object_path("charges", charge_id),
+            missing_ok=True,
+            stripe_version=refunds.CHARGE_INVOICE_VERSION,
         )
         invoice_id = (charge or {}).get("invoice")
         if isinstance(invoice_id, Mapping):
@@ -166,4 +170,4 @@ class SubscriptionRefundedStream(LifecycleStream):
         if rec.subscription_id(invoice) is None:
             return FilterReason.NOT_SUBSCRIPTION
         email = emails.of_invoice(invoice)
-        return lc.refund_record(refund, invoice, email)
+        return refunds.refund_record(refund, invoice, email)

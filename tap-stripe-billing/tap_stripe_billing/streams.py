@@ -20,14 +20,15 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.backfill import read_paid_invoices
-from tap_stripe_billing.base import Candidate, ExactlyOnceStream, all_lines, event_object
+from tap_stripe_billing.base import LOGGER, Candidate, ExactlyOnceStream
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.invoice_pages import created_of, read_pages
 from tap_stripe_billing.oldest import newest_paid_invoice
 from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.slim import slim_invoice
-from tap_stripe_billing.state import read_emitted
+from tap_stripe_billing.state import read_emitted, to_iso
+from tap_stripe_billing.stripe_objects import all_lines, event_object
 from tap_stripe_billing.windows import ReadPlan, in_window
 
 SCHEMA = th.PropertiesList(
@@ -108,6 +109,15 @@ class SubscriptionBilledStream(ExactlyOnceStream):
         if plan.mode == "backfill":
             prepare = partial(self._complete_lines, api, plan)
             newest = opening if isinstance(opening, NewestInvoice) and plan.created_gte is None else None
+            checkpoint = self.start.checkpoint if plan is self.start.plan else None
+            if checkpoint is not None and checkpoint.resuming:
+                newest = None
+                LOGGER.info(
+                    "%s: resuming the backfill up to %s: %d created ranges already delivered",
+                    self.name,
+                    to_iso(checkpoint.upper),
+                    len(checkpoint.done),
+                )
             invoices = read_paid_invoices(
                 api,
                 plan.created_gte,
@@ -117,6 +127,8 @@ class SubscriptionBilledStream(ExactlyOnceStream):
                 newest=newest.body if newest is not None else None,
                 newest_seconds=newest.seconds if newest is not None else None,
                 rate=self.settings.max_requests_per_second,
+                on_slice_done=self.on_slice_done if checkpoint is not None else None,
+                done=checkpoint.done if checkpoint is not None else None,
             )
             for invoice in invoices:
                 yield invoice, None

@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from singer_sdk import Stream, Tap
+from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib import RecordMessage
 
@@ -69,6 +70,9 @@ class TapStripeBilling(Tap):
     name = "tap-stripe-billing"
     message_writer_class = RecordBufferingWriter
     config_jsonschema = CONFIG_SCHEMA
+    # singer-sdk's capabilities without BATCH: batches would bypass the exactly-once loop (records and
+    # their state bookmarks), and target-kissmetrics takes RECORD messages only.
+    capabilities = [c for c in Tap.capabilities if c is not PluginCapabilities.BATCH]
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Our one-line checks first (missing key, pk_, test key, plain http, ...), then the JSON schema."""

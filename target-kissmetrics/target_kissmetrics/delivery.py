@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from target_kissmetrics.errors import DeliveryFailed
 from target_kissmetrics.events import BuiltEvent
 from target_kissmetrics.interrupt import StopRequest
-from target_kissmetrics.journal import DELIVERED, Journal
+from target_kissmetrics.journal import NEW, RESEND, Journal
 from target_kissmetrics.summary import RunSummary
 from target_kissmetrics.transport import Delivery, DeliveryReport, Transport
 
@@ -74,23 +74,17 @@ class DeliveryRun:
                 continue
             unique[event.key] = event
         batch.seen.update(unique)
-        known = self.journal.lookup(batch.stream, list(unique))
+        claimed = self.journal.claim(batch.stream, [(key, event.query) for key, event in unique.items()])
         queries: list[str] = []
-        new_rows: list[tuple[str, str]] = []
-        for key, event in unique.items():
-            entry = known.get(key)
-            if entry is None:
-                new_rows.append((key, event.query))
-                queries.append(event.query)
-            elif entry[0] == DELIVERED:
+        for key in unique:
+            what, request = claimed[key]
+            if what == RESEND:  # an earlier run (or a worker now gone) stopped before recording it
+                batch.resent += 1  # re-send the stored bytes
+            elif what != NEW:  # delivered, or being sent by another live worker sharing the journal
                 batch.already += 1
                 continue
-            else:  # pending: an earlier run stopped between sending and recording; re-send the stored bytes
-                batch.resent += 1
-                queries.append(entry[1])
+            queries.append(request)
             batch.keys.append(key)
-        if new_rows:
-            self.journal.add_pending(batch.stream, new_rows)
         self.transport.send(batch.delivery, queries)
 
     def finish(self, batch: Batch) -> None:
@@ -136,8 +130,9 @@ class DeliveryRun:
             self._settle(batch)
 
     def recover_pending(self) -> None:
-        """Re-send, with their stored bytes, the events an earlier run left pending (sent or not)."""
-        pending = self.journal.pending()
+        """Re-send, with their stored bytes, the events an earlier run (or a worker now gone, on a shared
+        journal) left pending, sent or not."""
+        pending = self.journal.claim_orphans()
         if not pending:
             return
         self.logger.info("Re-sending %d pending events left by an earlier run", len(pending))

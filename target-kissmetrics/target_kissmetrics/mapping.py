@@ -109,60 +109,69 @@ class EventMapping:
 
 # Test-mode events are marked; live ones carry nothing extra (their bytes stay as they were).
 STRIPE_MODE = {"field": "livemode", "format": "test_mode", "optional": True}
+CURRENCY = {"field": "currency", "format": "upper"}
+# What an event about a plan says of it: the recurring amount, the billing length and the level.
+PLAN_PROPERTIES: dict[str, Any] = {
+    "Subscription Billing Amount": {"field": "amount", "format": "amount"},
+    "Subscription Billing Length": {"field": "billing_length_months", "format": "length"},
+    "Subscription Plan Level": "plan_level",
+}
+
+
+def _built_in(
+    timestamp_field: str, key_field: str, properties: dict[str, Any], **names: Any
+) -> dict[str, Any]:
+    """One built-in mapping: keyed by one field, every event marked with its Stripe mode."""
+    return {
+        **names,
+        "timestamp_field": timestamp_field,
+        "key_fields": [key_field],
+        "properties": {**properties, "Stripe Mode": STRIPE_MODE},
+    }
+
 
 # The built-in mappings, in the same shape as the ``event_mappings`` setting.
 DEFAULT_MAPPINGS: dict[str, dict[str, Any]] = {
-    "subscription_billed": {
-        "event_name": "Subscription Billed",
-        "timestamp_field": "paid_at",
-        "key_fields": ["invoice_id"],
-        "properties": {
-            "Subscription Billing Amount": {"field": "amount", "format": "amount"},
-            "Subscription Billing Length": {"field": "billing_length_months", "format": "length"},
-            "Subscription Plan Level": "plan_level",
+    "subscription_billed": _built_in(
+        "paid_at",
+        "invoice_id",
+        {
+            **PLAN_PROPERTIES,
             "Billing Amount": {"field": "amount", "format": "amount"},
-            "Subscription Billing Currency": {"field": "currency", "format": "upper"},
+            "Subscription Billing Currency": CURRENCY,
             "Stripe Invoice ID": "invoice_id",
-            "Stripe Mode": STRIPE_MODE,
         },
-    },
-    "subscription_changed": {
-        "event_name_field": "direction",
-        "event_names": {"upgraded": "Subscription Upgraded", "downgraded": "Subscription Downgraded"},
-        "timestamp_field": "changed_at",
-        "key_fields": ["change_id"],
-        "properties": {
-            "Subscription Billing Amount": {"field": "amount", "format": "amount"},
-            "Subscription Billing Length": {"field": "billing_length_months", "format": "length"},
-            "Subscription Plan Level": "plan_level",
-            "Stripe Subscription ID": "subscription_id",
-            "Stripe Mode": STRIPE_MODE,
-        },
-    },
-    "subscription_canceled": {
-        "event_name": "Subscription Canceled",
-        "timestamp_field": "canceled_at",
-        "key_fields": ["subscription_id"],
-        "properties": {
+        event_name="Subscription Billed",
+    ),
+    "subscription_changed": _built_in(
+        "changed_at",
+        "change_id",
+        {**PLAN_PROPERTIES, "Stripe Subscription ID": "subscription_id"},
+        event_name_field="direction",
+        event_names={"upgraded": "Subscription Upgraded", "downgraded": "Subscription Downgraded"},
+    ),
+    "subscription_canceled": _built_in(
+        "canceled_at",
+        "subscription_id",
+        {
             "Subscription Cancelation Reason": "cancelation_reason",
             "Stripe Subscription ID": "subscription_id",
-            "Stripe Mode": STRIPE_MODE,
         },
-    },
-    "subscription_refunded": {
-        "event_name": "Refunded",
-        "timestamp_field": "refunded_at",
-        "key_fields": ["refund_id"],
-        "properties": {
+        event_name="Subscription Canceled",
+    ),
+    "subscription_refunded": _built_in(
+        "refunded_at",
+        "refund_id",
+        {
             "Billing Amount": {"field": "amount", "format": "negative_amount"},
             "Subscription Billing Amount": {"field": "amount", "format": "negative_amount"},
-            "Subscription Billing Currency": {"field": "currency", "format": "upper"},
+            "Subscription Billing Currency": CURRENCY,
             "Subscription Refund Reason": "reason",
             "Stripe Invoice ID": "invoice_id",
             "Stripe Refund ID": "refund_id",
-            "Stripe Mode": STRIPE_MODE,
         },
-    },
+        event_name="Refunded",
+    ),
 }
 
 _KNOWN_KEYS = {
@@ -177,6 +186,12 @@ _KNOWN_KEYS = {
     "properties",
     "remove_properties",
 }
+
+
+def _reject_unknown_keys(stream: str, entry: Mapping[str, Any]) -> None:
+    unknown = set(entry) - _KNOWN_KEYS
+    if unknown:
+        raise ConfigError(f"event_mappings.{stream} has unknown keys: {', '.join(sorted(unknown))}")
 
 
 def _text(stream: str, name: str, value: object, *, optional: bool = False) -> str | None:
@@ -211,9 +226,7 @@ def _property(stream: str, name: str, spec: object) -> PropertySpec:
 
 def parse_mapping(stream: str, entry: Mapping[str, Any]) -> EventMapping:
     """One mapping from its settings shape; ConfigError for anything malformed."""
-    unknown = set(entry) - _KNOWN_KEYS
-    if unknown:
-        raise ConfigError(f"event_mappings.{stream} has unknown keys: {', '.join(sorted(unknown))}")
+    _reject_unknown_keys(stream, entry)
     event_name = _text(stream, "event_name", entry.get("event_name"), optional=True)
     name_field = _text(stream, "event_name_field", entry.get("event_name_field"), optional=True)
     names = entry.get("event_names") or {}
@@ -278,8 +291,6 @@ def resolve_mappings(configured: Mapping[str, Any] | None) -> dict[str, EventMap
     for stream, entry in (configured or {}).items():
         if not isinstance(entry, Mapping):
             raise ConfigError(f"event_mappings.{stream} must be an object")
-        unknown = set(entry) - _KNOWN_KEYS
-        if unknown:
-            raise ConfigError(f"event_mappings.{stream} has unknown keys: {', '.join(sorted(unknown))}")
+        _reject_unknown_keys(stream, entry)
         merged[stream] = _merge(stream, merged.get(stream, {}), entry)
     return {stream: parse_mapping(stream, entry) for stream, entry in merged.items()}

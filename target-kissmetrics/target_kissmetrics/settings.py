@@ -92,6 +92,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "journal_url",
+        th.StringType,
+        secret=True,  # may hold a database password
+        description=(
+            "SQLAlchemy URL of the delivery journal; default the SQLite file at journal_path. "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DB lets several targets share one journal."
+        ),
+    ),
+    th.Property(
         "journal_retention_days",
         WHOLE_NUMBER,
         default=0,
@@ -139,6 +148,7 @@ class Settings:
     use_fallback: bool
     journal_path: Path
     journal_path_is_default: bool
+    journal_url: str | None
     journal_retention_days: int
 
     @property
@@ -187,6 +197,7 @@ class Settings:
             lowercase_identity=bool(config.get("lowercase_identity", True)),
             use_fallback=fallback == "customer_id",
             journal_path=Path(journal).expanduser() if journal else default_journal_path(),
-            journal_path_is_default=not journal,
+            journal_path_is_default=not journal and not config.get("journal_url"),
+            journal_url=str(config.get("journal_url") or "").strip() or None,
             journal_retention_days=whole_days(config.get("journal_retention_days", 0)),
         )

@@ -97,15 +97,15 @@ class TargetKissmetrics(StateGate):
         path = self.settings.journal_path
         if self.settings.journal_path_is_default and adopt_legacy_journal(path):
             self.logger.warning("Copied the journal from .meltano/run/ (emptied by installs) to %s", path)
-        journal = Journal(path, self.settings.journal_retention_days)
+        journal = Journal(path, self.settings.journal_retention_days, url=self.settings.journal_url)
         used = journal.get_meta("lowercase_identity")
         current = "true" if self.settings.lowercase_identity else "false"
         if used is not None and used != current:
             journal.close()
             raise ConfigError(
-                f"lowercase_identity is {current}, but the events in the journal {path} were sent with "
-                f"{used}: people whose email has capitals would become second people in KISSmetrics; set it "
-                "back, or see the README (Operating it: lowercase_identity) to change it on purpose"
+                f"lowercase_identity is {current}, but the events in the journal {journal.where} were sent "
+                f"with {used}: people whose email has capitals would become second people in KISSmetrics; "
+                "set it back, or see the README (Operating it: lowercase_identity) to change it on purpose"
             )
         if used is None:
             journal.set_meta("lowercase_identity", current)

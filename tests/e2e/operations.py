@@ -170,7 +170,8 @@ class ProjectCopy:
         """Meltano's environment against the stand-ins, with this project's defaults: no database URI or
         journal path from the test harness (state in `.meltano/meltano.db`, the journal at its default)."""
         env = pipeline.meltano_env(**extra)
-        for name in ("MELTANO_DATABASE_URI", "TARGET_KISSMETRICS_JOURNAL_PATH"):
+        # MELTANO_SYS_DIR_ROOT: an xdist worker's system folder for this checkout (tests/conftest.py).
+        for name in ("MELTANO_DATABASE_URI", "TARGET_KISSMETRICS_JOURNAL_PATH", "MELTANO_SYS_DIR_ROOT"):
             if name not in extra:
                 env.pop(name, None)
         return env

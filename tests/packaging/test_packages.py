@@ -79,9 +79,10 @@ def test_sdist_and_wheel_carry_the_package_and_its_readme(
     assert info["Description-Content-Type"] == "text/markdown"
     assert info.get_payload().strip() == readme.strip(), "the wheel's long description is the README"
     assert f"{name} = " in entry_points
+    assert f"{module}-{meta['version']}.dist-info/licenses/LICENSE" in files, "the MIT licence ships"
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    assert {"README.md", "pyproject.toml", "PKG-INFO", f"{module}/__init__.py"} <= names
+    assert {"README.md", "LICENSE", "pyproject.toml", "PKG-INFO", f"{module}/__init__.py"} <= names
     assert not any(n.startswith(("tests/", ".venv", ".meltano")) for n in names)
 
 

@@ -37,6 +37,16 @@ def test_overridden_private_hooks_still_exist_with_the_same_parameters(hook: tup
     )
 
 
+@pytest.mark.parametrize("called", tap_private.CALLED_METHODS)
+def test_private_methods_the_tap_calls_still_exist(called: tuple[str, str]) -> None:
+    method = getattr(_resolve(called[0]), called[1], None)
+    assert method is not None and list(inspect.signature(method).parameters) == ["self"], (
+        f"singer-sdk changed {called[0]}.{called[1]}: see tap_stripe_billing/sdk_private.py"
+    )
+    source = inspect.getsource(method)
+    assert "state_manager.is_flushed" in source, "the STATE writer no longer reads is_flushed"
+
+
 def test_the_sdk_still_writes_the_state_keys_the_tap_drops() -> None:
     assert set(tap_private.SDK_TRANSIENT_STATE_KEYS) == {
         sdk_state.PROGRESS_MARKERS,

@@ -8,7 +8,7 @@ import random
 from decimal import Decimal
 
 import pytest
-from tap_stripe_billing import records as rec
+from tap_stripe_billing import money as tap_money
 from tap_stripe_billing.pacing import backoff_ceiling, backoff_delay
 from tap_stripe_billing.settings import is_loopback_host
 from target_kissmetrics.settings import is_loopback
@@ -60,5 +60,5 @@ MONTHS = [("month", 1, "1"), ("month", 3, "3"), ("year", 1, "12"), ("week", 1, "
 
 @pytest.mark.parametrize(("interval", "count", "months"), MONTHS)
 def test_months_per_interval_tap_and_oracle(interval: str, count: int, months: str) -> None:
-    assert rec.billing_length_months(interval, count) == Decimal(months)
+    assert tap_money.billing_length_months(interval, count) == Decimal(months)
     assert money.billing_length_months(interval, count) == Decimal(months)

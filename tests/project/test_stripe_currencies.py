@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tap_stripe_billing import records
+from tap_stripe_billing import money as tap_money
 from target_kissmetrics import formatting
 
 from stand_ins.stripe import money
@@ -59,7 +59,7 @@ TWO = ["USD", "EUR", "GBP", "ISK", "UGX", "HUF", "TWD", "CHF", "MXN", "INR", "ID
 
 @pytest.mark.parametrize(("currency", "minor", "major", "written"), VECTORS)
 def test_each_package_follows_stripes_vectors(currency: str, minor: int, major: str, written: str) -> None:
-    tap_major = records.minor_to_major(minor, currency)
+    tap_major = tap_money.minor_to_major(minor, currency)
     assert str(tap_major) == major
     assert str(money.to_major(minor, currency)) == major  # the stand-in's oracle, its own copy
     assert formatting.format_amount(tap_major, currency) == written
@@ -69,15 +69,15 @@ def test_each_package_follows_stripes_vectors(currency: str, minor: int, major: 
 def test_the_tables_agree_with_stripes_lists_and_each_other() -> None:
     for codes, exponent in ((ZERO, 0), (THREE, 3), (TWO, 2)):
         for code in codes:
-            assert records.currency_exponent(code) == exponent, code
-            assert records.currency_exponent(code.lower()) == exponent, code
+            assert tap_money.currency_exponent(code) == exponent, code
+            assert tap_money.currency_exponent(code.lower()) == exponent, code
             assert formatting.currency_decimals(code) == exponent, code
             assert money.exponent(code) == exponent, code
-    tap = records.STRIPE_API_EXPONENTS
+    tap = tap_money.STRIPE_API_EXPONENTS
     target = {code.lower(): places for code, places in formatting.STRIPE_API_EXPONENTS.items()}
     assert tap == target
     assert set(tap) == {c.lower() for c in ZERO + THREE}
-    assert records.DEFAULT_EXPONENT == formatting.DEFAULT_EXPONENT == 2
+    assert tap_money.DEFAULT_EXPONENT == formatting.DEFAULT_EXPONENT == 2
 
 
 def test_the_display_rule_for_currencies_with_no_minor_unit() -> None:

@@ -32,7 +32,9 @@ def reset_kissmetrics(pipeline: LocalPipeline) -> None:
     pipeline.stripe.control("faults", {})
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+def report_figures(terminalreporter: Any) -> None:
+    """Print the figures the reliability tests gathered (called by tests/conftest.py, which also gathers
+    them from pytest-xdist workers)."""
     if not any(FIGURES.values()):
         return
     cells, trials = FIGURES["cells"], FIGURES["crash_trials"]

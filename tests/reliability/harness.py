@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from local_pipeline import LocalPipeline
+from stand_ins.processes import REPO_ROOT
 
 VENV_BIN = Path(sys.executable).parent
 TAP_EXE = str(VENV_BIN / "tap-stripe-billing")
@@ -37,6 +38,12 @@ BILLED = "Subscription Billed"
 
 # Figures the tests report (printed at the end of the session by conftest.py).
 FIGURES: dict[str, Any] = {"cells": [], "crash_trials": [], "bad_inputs": [], "drift": [], "secrets": []}
+
+
+def meltano_sys_dir() -> Path:
+    """The `.meltano/` folder the `meltano` commands of this process use in this checkout (an xdist
+    worker has its own: tests/conftest.py)."""
+    return Path(os.environ.get("MELTANO_SYS_DIR_ROOT") or REPO_ROOT / ".meltano")
 
 
 def clean_env(**extra: str) -> dict[str, str]:

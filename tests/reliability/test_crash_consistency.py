@@ -36,6 +36,7 @@ from tests.reliability.harness import (
     expected_billed,
     group_alive,
     kill_group,
+    meltano_sys_dir,
     stripe_requests,
     tally,
 )
@@ -231,7 +232,7 @@ def test_sigkill_a_whole_meltano_run_then_rerun(
 def meltano_config_leftovers(pipeline: LocalPipeline) -> list[Path]:
     """Plugin config files Meltano wrote under .meltano/run for runs against these stand-ins."""
     found = []
-    for path in (REPO_ROOT / ".meltano" / "run").glob("*/*.config.json"):
+    for path in (meltano_sys_dir() / "run").glob("*/*.config.json"):
         try:
             text = path.read_text()
         except OSError:

@@ -17,10 +17,9 @@ from urllib.parse import quote
 import pytest
 
 from local_pipeline import KISSMETRICS_KEY, LocalPipeline
-from stand_ins.processes import REPO_ROOT
 from stand_ins.stripe import LIVE_KEY
 from tests.reliability.conftest import reset_kissmetrics, shared_pipeline
-from tests.reliability.harness import FIGURES, Cell
+from tests.reliability.harness import FIGURES, Cell, meltano_sys_dir
 
 UNKNOWN_STRIPE_KEY = "sk_live_RECOGNISABLEcanary0001"
 SECRETS = [LIVE_KEY, KISSMETRICS_KEY, UNKNOWN_STRIPE_KEY]
@@ -52,7 +51,7 @@ def own_meltano_files(system_db: Path, pipeline: LocalPipeline) -> list[tuple[Pa
     assert run_ids, "this test's Meltano runs left no job in its system database"
     found = []
     for folder in ("logs", "run"):
-        for path in (REPO_ROOT / ".meltano" / folder).rglob("*"):
+        for path in (meltano_sys_dir() / folder).rglob("*"):
             if "/venv/" in str(path) or not path.is_file():
                 continue
             try:
@@ -127,7 +126,7 @@ def test_no_key_in_any_output_or_file(pipeline: LocalPipeline, catalog: Path, tm
     outputs["meltano system database"] = (tmp_path / "meltano.db").read_bytes().decode("latin-1")
     meltano_files = own_meltano_files(tmp_path / "meltano.db", pipeline)
     for path, text in meltano_files:
-        outputs[f"file {path.relative_to(REPO_ROOT)}"] = text
+        outputs[f"file {path.relative_to(meltano_sys_dir())}"] = text
 
     found = {name: leaks(text) for name, text in outputs.items() if leaks(text)}
     assert found == {}, f"keys found in: {sorted(found)}"

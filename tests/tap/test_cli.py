@@ -40,6 +40,10 @@ def last_line(text: str) -> str:
         ({"api_key": "rk_test_51TestKey000000XYZ"}, "test-mode key"),
         ({"api_key": "sk_live_51LiveKey000000XYZ", "api_url": "http://stripe.example.com"}, "plain http"),
         ({"api_key": "hello"}, "does not look like a Stripe"),
+        (
+            {"api_key": "sk_live_51LiveKey000000XYZ", "batch_config": {"encoding": {"format": "jsonl"}}},
+            "batch_config is not supported",
+        ),
     ],
 )
 def test_refused_settings(config: dict[str, Any], expected: str) -> None:
@@ -53,6 +57,16 @@ def test_accepted_settings() -> None:
     )
     Settings.from_config({"api_key": "rk_live_x", "api_url": "http://localhost:9"})
     Settings.from_config({"api_key": "sk_live_x", "api_url": "http://[::1]:9"})
+
+
+def test_the_tap_does_not_offer_batch_messages() -> None:
+    """BATCH files would bypass the exactly-once loop, and the target reads RECORD messages only."""
+    about = subprocess.run(
+        [str(EXE), "--about", "--format=json"], capture_output=True, text=True, timeout=60, check=True
+    )
+    info = json.loads(about.stdout)
+    assert "batch" not in info["capabilities"]
+    assert "batch_config" not in info["settings"]["properties"]
 
 
 @pytest.mark.parametrize(

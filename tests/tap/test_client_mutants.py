@@ -10,12 +10,14 @@ from __future__ import annotations
 import random
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import pytest
 import stripe
-from tap_stripe_billing.client import StripeAPI, endpoint_name, resource_name
+from tap_stripe_billing.client import StripeAPI, _is_retryable, endpoint_name, list_params, resource_name
 from tap_stripe_billing.errors import StripeAccessError
 
 from stand_ins.common import StandInHandler, StandInServer
@@ -210,3 +212,84 @@ def test_an_answer_that_never_comes_times_out_at_the_configured_timeout() -> Non
         finally:
             _Silent.release.set()
     assert str(info.value).startswith("Stripe request GET /v1/events failed after 1 attempts: unreachable: ")
+
+
+def test_list_reads_send_the_created_bounds_given_and_the_page_size(recording: StandInServer) -> None:
+    """Each ``created`` bound is sent only when given (Stripe's bracket names), then ``limit``."""
+    assert list_params(5, 9) == [("created[gte]", 5), ("created[lt]", 9), ("limit", 100)]
+    assert list_params(lt=9, limit=1) == [("created[lt]", 9), ("limit", 1)]
+    assert list_params(gte=0) == [("created[gte]", 0), ("limit", 100)]
+    assert list_params() == [("limit", 100)]
+    _Recording.script = [(200, {"object": "list", "data": [], "has_more": False})]
+    list(_api(recording.url).list_all("/v1/events", [("types[]", "invoice.paid"), *list_params(5, 9)]))
+    [path] = [unquote(p) for p in _Recording.paths]
+    assert path == "/v1/events?types[]=invoice.paid&created[gte]=5&created[lt]=9&limit=100"
+
+
+def test_a_402_is_refused_with_its_status_not_taken_for_a_bad_key(recording: StandInServer) -> None:
+    _Recording.script = [(402, {"error": {"type": "card_error", "message": "Your card was declined."}})]
+    with pytest.raises(StripeAccessError) as info:
+        _api(recording.url).get("/v1/invoices")
+    assert str(info.value) == "Stripe refused GET /v1/invoices (HTTP 402): Your card was declined."
+
+
+def test_errors_are_retried_when_rate_limited_unanswered_or_5xx() -> None:
+    assert _is_retryable(stripe.APIError("no answer"))  # no HTTP status: nothing came back
+    assert _is_retryable(stripe.APIError("limited", http_status=429))
+    assert _is_retryable(stripe.APIError("down", http_status=503))
+    assert not _is_retryable(stripe.InvalidRequestError("bad", None, http_status=400))
+    assert not _is_retryable(stripe.APIError("conflict", http_status=409))
+
+
+class _ShouldRetry(StandInHandler):
+    """A 500 that tells stripe-python to retry it (``Stripe-Should-Retry: true``)."""
+
+    seen: ClassVar[int] = 0
+
+    def do_GET(self) -> None:
+        type(self).seen += 1
+        body = {"error": {"message": "Try later", "type": "api_error"}}
+        self.send_json(500, body, {"Stripe-Should-Retry": "true"})
+
+
+def test_the_stripe_library_never_retries_on_its_own() -> None:
+    """Retries are this client's (counted, paced, backed off); stripe-python's own are off."""
+    _ShouldRetry.seen = 0
+    with StandInServer(_ShouldRetry) as srv, pytest.raises(StripeAccessError):
+        _api(srv.url, max_retries=0).get("/v1/invoices")
+    assert _ShouldRetry.seen == 1
+
+
+class _Timed(StandInHandler):
+    """Answers an empty list, noting when each request arrived."""
+
+    arrivals: ClassVar[list[float]] = []
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            type(self).arrivals.append(time.monotonic())
+        self.send_json(200, {"object": "list", "data": [], "has_more": False}, {})
+
+
+def _span(paths: list[str], **limits: Any) -> float:
+    """Seconds between the first and the last of ``paths`` requested in order by one client. Arrival
+    times: the first request's connection set-up can shorten the span a little, never lengthen it."""
+    _Timed.arrivals = []
+    with StandInServer(_Timed) as srv:
+        api = StripeAPI(KEY, srv.url, **limits)
+        for path in paths:
+            api.get(path)
+    return _Timed.arrivals[-1] - _Timed.arrivals[0]
+
+
+def test_the_overall_rate_holds_across_endpoints() -> None:
+    paths = ["/v1/invoices", "/v1/customers", "/v1/prices", "/v1/events", "/v1/refunds"]
+    assert _span(paths, max_requests_per_second=10, max_requests_per_second_per_endpoint=1000) >= 0.3
+
+
+def test_each_endpoint_is_paced_on_its_own() -> None:
+    one = ["/v1/invoices"] * 5
+    assert _span(one, max_requests_per_second=1000, max_requests_per_second_per_endpoint=10) >= 0.3
+    two = ["/v1/invoices", "/v1/customers", "/v1/invoices", "/v1/customers"]  # 0, 0, 0.5, 0.5 s
+    assert _span(two, max_requests_per_second=1000, max_requests_per_second_per_endpoint=2) < 1.2  # not 1.5

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from tap_stripe_billing import lifecycle as lc
+from tap_stripe_billing import refunds
 from tap_stripe_billing.records import PriceInfo, price_info_from_payload
 
 from tests.tap.payloads import fixture, line
@@ -184,8 +185,9 @@ def test_canceled_at_is_none_without_either_time() -> None:
 
 
 def test_refund_link_reads_expanded_objects() -> None:
-    assert lc.refund_link({"payment_intent": {"id": "pi_9"}, "charge": "ch_9"}) == ("payment_intent", "pi_9")
-    assert lc.refund_link({"payment_intent": None, "charge": {"id": "ch_9"}}) == ("charge", "ch_9")
+    expanded = {"payment_intent": {"id": "pi_9"}, "charge": "ch_9"}
+    assert refunds.refund_link(expanded) == ("payment_intent", "pi_9")
+    assert refunds.refund_link({"payment_intent": None, "charge": {"id": "ch_9"}}) == ("charge", "ch_9")
 
 
 def _ip(ip_id: str, invoice_id: str, amount: int | None, created: int | None) -> dict[str, Any]:
@@ -197,16 +199,16 @@ def _ip(ip_id: str, invoice_id: str, amount: int | None, created: int | None) ->
 
 def test_attribution_prefers_the_larger_payment_even_when_newer() -> None:
     payments = [_ip("inpay_1", "in_small_old", 100, 1), _ip("inpay_2", "in_big_new", 5000, 9)]
-    assert (lc.attributed_invoice(payments) or {})["id"] == "in_big_new"
+    assert (refunds.attributed_invoice(payments) or {})["id"] == "in_big_new"
 
 
 def test_attribution_missing_amount_or_time_count_as_zero_and_ties_go_to_the_smallest_id() -> None:
     no_amount = [_ip("inpay_1", "in_none", None, 1), _ip("inpay_2", "in_one_cent", 1, 2)]
-    assert (lc.attributed_invoice(no_amount) or {})["id"] == "in_one_cent"
+    assert (refunds.attributed_invoice(no_amount) or {})["id"] == "in_one_cent"
     no_time = [_ip("inpay_b", "in_undated", 100, None), _ip("inpay_a", "in_dated", 100, 1)]
-    assert (lc.attributed_invoice(no_time) or {})["id"] == "in_undated"
+    assert (refunds.attributed_invoice(no_time) or {})["id"] == "in_undated"
     tie = [_ip("inpay_b", "in_b", 100, 1), _ip("inpay_a", "in_a", 100, 1), _ip("inpay_c", "in_c", 100, 1)]
-    assert (lc.attributed_invoice(tie) or {})["id"] == "in_a"
+    assert (refunds.attributed_invoice(tie) or {})["id"] == "in_a"
 
 
 def _refund(**fields: Any) -> dict[str, Any]:
@@ -224,7 +226,7 @@ def _refunded_invoice(currency: str | None) -> dict[str, Any]:
 
 
 def test_refund_record_is_exactly_the_documented_record() -> None:
-    record = lc.refund_record(_refund(currency="EUR"), _refunded_invoice("usd"), "a@example.com")
+    record = refunds.refund_record(_refund(currency="EUR"), _refunded_invoice("usd"), "a@example.com")
     assert record == {
         "refund_id": "re_9",
         "invoice_id": "in_9",
@@ -239,9 +241,9 @@ def test_refund_record_is_exactly_the_documented_record() -> None:
 
 
 def test_refund_currency_falls_back_to_the_invoice_and_a_missing_amount_is_zero() -> None:
-    record = lc.refund_record(_refund(currency=None, amount=None), _refunded_invoice("JPY"), None)
+    record = refunds.refund_record(_refund(currency=None, amount=None), _refunded_invoice("JPY"), None)
     assert (record["currency"], record["amount"]) == ("jpy", Decimal(0))
-    record = lc.refund_record(_refund(currency=None), _refunded_invoice(None), None)
+    record = refunds.refund_record(_refund(currency=None), _refunded_invoice(None), None)
     assert record["currency"] == ""  # nowhere: empty, never an invented currency
 
 

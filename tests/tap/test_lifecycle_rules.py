@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from tap_stripe_billing import lifecycle as lc
 from tap_stripe_billing import prorations as pr
+from tap_stripe_billing import refunds
 from tap_stripe_billing.records import PriceInfo, price_info_from_payload
 
 from tests.tap.payloads import fixture, line
@@ -196,18 +197,18 @@ def test_cancelation_reason(details: dict[str, Any], label: str | None) -> None:
 def test_refund_record_positive_exact_amount_and_links() -> None:
     refund = fixture("refund")
     refund.update(id="re_1", amount=12345, currency="kwd", payment_intent="pi_1", reason="duplicate")
-    assert lc.refund_link(refund) == ("payment_intent", "pi_1")
+    assert refunds.refund_link(refund) == ("payment_intent", "pi_1")
     invoice = fixture("invoice")
     invoice.update(id="in_1", customer="cus_1", currency="kwd", subscription=None)
     invoice["parent"] = {"type": "subscription_details", "subscription_details": {"subscription": "sub_1"}}
-    record = lc.refund_record(refund, invoice, "a@example.com")
+    record = refunds.refund_record(refund, invoice, "a@example.com")
     assert record["amount"] == Decimal("12.345") and str(record["amount"]) == "12.345"
     assert (record["invoice_id"], record["subscription_id"], record["currency"]) == ("in_1", "sub_1", "kwd")
     assert record["refunded_at"] == "2009-02-13T23:31:30+00:00"
     refund.update(payment_intent=None)
-    assert lc.refund_link(refund) == ("charge", refund["charge"])
+    assert refunds.refund_link(refund) == ("charge", refund["charge"])
     refund.update(charge=None)
-    assert lc.refund_link(refund) is None
+    assert refunds.refund_link(refund) is None
 
 
 def test_a_payment_intent_that_paid_several_invoices_is_attributed_by_the_documented_rule() -> None:
@@ -221,19 +222,19 @@ def test_a_payment_intent_that_paid_several_invoices_is_attributed_by_the_docume
         return payment
 
     one = [ip("inpay_a", "in_a", 900, 10)]
-    assert (lc.attributed_invoice(one) or {})["id"] == "in_a"
+    assert (refunds.attributed_invoice(one) or {})["id"] == "in_a"
     several = [
         ip("inpay_a", "in_a", 900, 10),
         ip("inpay_b", "in_b", 4900, 20),
         ip("inpay_c", "in_c", 4900, 5),
     ]
-    assert (lc.attributed_invoice(several) or {})["id"] == "in_c"  # tie on amount: the oldest
+    assert (refunds.attributed_invoice(several) or {})["id"] == "in_c"  # tie on amount: the oldest
     unpaid = [ip("inpay_d", "in_d", 99_999, 1, status="open"), ip("inpay_a", "in_a", 900, 10)]
-    assert (lc.attributed_invoice(unpaid) or {})["id"] == "in_a"
-    assert lc.attributed_invoice([]) is None
+    assert (refunds.attributed_invoice(unpaid) or {})["id"] == "in_a"
+    assert refunds.attributed_invoice([]) is None
     not_expanded = ip("inpay_e", "in_e", 900, 10)
     not_expanded["invoice"] = "in_e"
-    assert lc.attributed_invoice([not_expanded]) is None
+    assert refunds.attributed_invoice([not_expanded]) is None
 
 
 def test_a_cancellation_at_period_end_is_timed_when_the_subscription_ended() -> None:

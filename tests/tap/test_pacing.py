@@ -120,7 +120,10 @@ def test_tap_run_stays_within_max_requests_per_second(stripe: _TimedStripe) -> N
     assert result.records
     times = sorted(t for t, _ in stripe.arrivals)
     assert len(times) >= 8, stripe.arrivals
-    assert times[-1] - times[0] >= (len(times) - 1) / 12 - 0.02
+    # Arrivals are timed at the stand-in, so a loaded machine can delay the first request's arrival
+    # more than the last one's; 0.15 s (about 3% of the ~4.5 s span) absorbs that and still fails a
+    # limiter that is switched off (span near 0) or a few percent too fast.
+    assert times[-1] - times[0] >= (len(times) - 1) / 12 - 0.15
 
 
 def test_tap_waits_before_retrying_stripe(stripe: _TimedStripe) -> None:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tap_stripe_billing import money
 from tap_stripe_billing import records as rec
 from tap_stripe_billing import slim as slim_module
 from tap_stripe_billing import state as st
@@ -71,7 +72,7 @@ def test_price_fields_prefer_recurring_and_unit_amount() -> None:
     ],
 )
 def test_billing_length_defaults_to_one_interval(interval: str, count: int | None, months: str) -> None:
-    value = rec.billing_length_months(interval, count)
+    value = money.billing_length_months(interval, count)
     assert value == Decimal(months) and str(value) == months
 
 

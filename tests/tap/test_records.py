@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from tap_stripe_billing import money
 from tap_stripe_billing import records as rec
 from tap_stripe_billing.prices import PriceCache
 
@@ -45,7 +46,7 @@ def build(invoice: dict, *prices: dict, email: str | None = "x@example.com") -> 
     ],
 )
 def test_amounts_are_exact_decimals(minor: int, currency: str, expected: Decimal, text: str) -> None:
-    value = rec.minor_to_major(minor, currency)
+    value = money.minor_to_major(minor, currency)
     assert value == expected
     assert str(value) == text
 
@@ -57,7 +58,7 @@ def test_amount_survives_singer_serialisation() -> None:
     line = serialize_json({"record": record})
     assert '"amount":49.90' in line
     assert deserialize_json(line)["record"]["amount"] == Decimal("49.90")
-    jpy = serialize_json({"a": rec.minor_to_major(5000, "jpy"), "b": rec.minor_to_major(12345, "kwd")})
+    jpy = serialize_json({"a": money.minor_to_major(5000, "jpy"), "b": money.minor_to_major(12345, "kwd")})
     assert jpy == '{"a":5000,"b":12.345}'
 
 
@@ -76,13 +77,13 @@ def test_amount_survives_singer_serialisation() -> None:
     ],
 )
 def test_billing_length(interval: str, count: int, expected: str) -> None:
-    value = rec.billing_length_months(interval, count)
+    value = money.billing_length_months(interval, count)
     assert value == Decimal(expected)
     assert str(value) == expected  # no trailing zeros, no exponent
 
 
 def test_billing_length_unknown_interval() -> None:
-    assert rec.billing_length_months(None, 1) is None
+    assert money.billing_length_months(None, 1) is None
 
 
 @pytest.mark.parametrize(

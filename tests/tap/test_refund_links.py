@@ -1,7 +1,7 @@
 """Refunds of every payment kind, first run and hourly runs, against a stand-in that refuses what Stripe
 refuses: Charges-API payments (no PaymentIntent) are linked through the charge read in an older API
 version, charges of no invoice are skipped and counted, and a PaymentIntent that paid several invoices is
-attributed by the documented rule (``lifecycle.attributed_invoice``)."""
+attributed by the documented rule (``refunds.attributed_invoice``)."""
 
 from __future__ import annotations
 

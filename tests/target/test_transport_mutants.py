@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from target_kissmetrics.redact import REDACTED
 from target_kissmetrics.transport import Delivery, Transport
+from urllib3.exceptions import SSLError as Urllib3SSLError
 
 KEY = "k+y/secret"
 
@@ -102,6 +105,15 @@ def test_defaults() -> None:
     assert (transport.max_concurrency, transport.max_retries) == (16, 6)
     assert (transport.backoff_base, transport.backoff_cap) == (0.5, 30.0)
     assert Transport("http://127.0.0.1:9", KEY, max_concurrency=0).max_concurrency == 1
+
+
+def test_timeouts_read_as_set_and_connect_at_most_ten_seconds() -> None:
+    def timeouts(transport: Transport) -> tuple[Any, Any]:
+        return transport._pool.timeout.connect_timeout, transport._pool.timeout.read_timeout
+
+    assert timeouts(Transport("http://127.0.0.1:9", KEY)) == (10.0, 15.0)
+    assert timeouts(Transport("http://127.0.0.1:9", KEY, timeout_seconds=60)) == (10.0, 60)
+    assert timeouts(Transport("http://127.0.0.1:9", KEY, timeout_seconds=0.5)) == (0.5, 0.5)
 
 
 def test_request_path_key_and_headers(server: _Server) -> None:
@@ -355,3 +367,93 @@ def test_an_answer_that_never_comes_times_out() -> None:
         thread.join()
     assert report.failed == [0]
     assert (report.first_error or "").startswith("ReadTimeoutError: ")
+
+
+def test_a_halt_while_waiting_cuts_the_retry_short_and_later_batches_start_nothing(server: _Server) -> None:
+    """``wait(halt_when=...)`` polls while requests are out: a request waiting (seconds) to retry a 503
+    is not retried once the run is asked to stop, and a batch started after the halt sends nothing."""
+    server.script = [503]  # then 200: a retry would be delivered
+    transport = _transport(server.url, max_retries=3, backoff_base_seconds=30.0, seed=0)  # waits ~25 s
+    delivery = transport.start()
+    try:
+        transport.send(delivery, ["q"])
+        report = transport.wait(delivery, halt_when=lambda: len(server.seen) == 1)
+        later = transport.start()
+        transport.send(later, ["q2"])
+        later_report = transport.wait(later)
+    finally:
+        transport.close()
+    assert transport.halted
+    assert (report.delivered, report.failed, report.retried) == ([], [0], 0)
+    assert report.first_error == "not retried: the run was interrupted"
+    assert (later_report.delivered, later_report.failed) == ([], [0])
+    assert later_report.first_error == "not started: the run was interrupted"
+    assert len(server.seen) == 1
+
+
+def test_a_halt_keeps_the_reason_of_a_batch_that_had_failed_already(server: _Server) -> None:
+    transport = _transport(server.url)
+    failed, live = transport.start(), transport.start()
+    failed.abort.set()  # an earlier event of this batch failed for good
+    transport.halt()
+    try:
+        transport.send(failed, ["q0"])
+        transport.send(live, ["q1"])
+        reports = transport.wait(failed), transport.wait(live)
+    finally:
+        transport.close()
+    assert [r.first_error for r in reports] == [
+        "not started: an earlier event failed",
+        "not started: the run was interrupted",
+    ]
+    assert server.seen == []
+
+
+@pytest.mark.parametrize(
+    ("error", "prefix"),
+    [
+        (OSError(f"proxy refused {KEY} ({quote(KEY, safe='')})"), "OSError: "),
+        (Urllib3SSLError(f"certificate for {KEY} ({quote(KEY, safe='')})"), "TLS error: "),
+    ],
+)
+def test_a_library_error_that_quotes_the_key_is_reported_without_it(
+    server: _Server, error: Exception, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a connection error says, the key (raw or percent-encoded, not only after ``_k=``) is
+    redacted from the batch's error."""
+    transport = _transport(server.url, max_retries=0)
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(transport._pool, "urlopen", fail)
+    try:
+        report = transport.deliver(["q"])
+    finally:
+        transport.close()
+    assert report.failed == [0]
+    assert report.first_error is not None and report.first_error.startswith(prefix)
+    assert KEY not in report.first_error and quote(KEY, safe="") not in report.first_error
+    assert report.first_error.count(REDACTED) == 2
+
+
+def test_a_stop_request_is_noticed_within_a_fraction_of_a_second(server: _Server) -> None:
+    """``halt_when`` is polled every 0.1 s: asked on its third poll, the wait ends well within a second,
+    although the request waits ~25 s to retry."""
+    server.script = [503]
+    transport = _transport(server.url, max_retries=3, backoff_base_seconds=30.0, seed=0)
+    polls: list[float] = []
+
+    def asked() -> bool:
+        polls.append(time.monotonic())
+        return len(polls) >= 3
+
+    delivery = transport.start()
+    try:
+        transport.send(delivery, ["q"])
+        report = transport.wait(delivery, halt_when=asked)
+        done = time.monotonic()
+    finally:
+        transport.close()
+    assert report.first_error == "not retried: the run was interrupted"
+    assert done - polls[0] < 1.0
