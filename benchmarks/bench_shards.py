@@ -119,13 +119,14 @@ def run_case(
         )
         accounts = connected_accounts(local)
         passes = []
+        found = None
         for label in ("first", "hourly"):
             if label == "hourly":
                 local.advance_hours(1)
             before = requests_by_account(local)
             seconds = launch_shards(shards, env, workdir)
             after = requests_by_account(local)
-            found = exactness(local, accounts)
+            found = exactness(local, accounts, found)
             passes.append(
                 Pass(
                     seconds=seconds,
