@@ -12,7 +12,9 @@ if [ ! -x .venv/bin/uv ]; then
 fi
 # --compile-bytecode: every `meltano`, tap, target and stand-in process imports thousands of modules; without
 # .pyc files (uv writes none by default, and PYTHONDONTWRITEBYTECODE stops Python caching them) each start
-# compiles them again (`meltano --version`: 2.3 s instead of 0.8 s).
+# compiles them again (`meltano --version`: 2.3 s instead of 0.8 s). The Dagster project's own locked
+# requirements (orchestration/) come too, so every test, the quick subset included, finds them.
 .venv/bin/uv pip install --quiet --python .venv/bin/python --compile-bytecode \
   -c constraints.txt -r requirements-dev.txt \
+  -c orchestration/constraints.txt -r orchestration/requirements.txt \
   -e ./tap-stripe-billing -e ./target-kissmetrics

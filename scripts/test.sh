@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-orchestration/install.sh  # the Dagster project's own pinned requirements (tests/orchestration/)
 .venv/bin/meltano install >/dev/null 2>&1 || .venv/bin/meltano install
 # Byte-compile .venv, Meltano's plugin venvs and our modules (see bootstrap.sh): the suite starts hundreds
 # of processes, and Meltano's `uv pip install` writes no .pyc. Only what changed is compiled again.
