@@ -14,6 +14,7 @@ from dagster import DagsterEventType, DagsterInstance, RetryPolicy, build_schedu
 from dagster._core.definitions.partitions.definition import StaticPartitionsDefinition
 
 from orchestration.jobs import HOURLY, MeltanoProject, build_job, build_schedule
+from orchestration.meltano_log import Kind, classify
 from orchestration.meltano_run import REDACTED, ShardRun, redact, secret_values
 from orchestration.shards import shard_count, shard_keys, state_id_suffix
 from stand_ins.processes import REPO_ROOT
@@ -109,6 +110,34 @@ def test_redaction_covers_keys_key_maps_and_url_passwords() -> None:
     assert cleaned.count(REDACTED) == 3 and cleaned.endswith(" true")
 
 
+def test_only_warnings_errors_and_run_summaries_become_dagster_log_events() -> None:
+    stamp = "2026-12-06T05:10:21.632106Z"
+    plugin = "cmd_type=elb consumer=False name=tap-stripe-billing producer=True stdio=stderr"
+    problems = [
+        f"{stamp} [warning  ] meltano      No state was found, complete import.",
+        f"{stamp} [error    ] meltano      Extractor failed",
+        f"{stamp} [info     ] 2026-12-06 05:10:22,001 | WARNING  | tap_stripe_billing | slow page {plugin}",
+        f"{stamp} [info     ] 2026-12-06 05:10:22,001 | ERROR    | target-kissmetrics | boom {plugin}",
+        f"{stamp} [info     ] tap_stripe_billing.errors.ConfigError: account_shard must be K/N {plugin}",
+        "ValueError: bad input",
+    ]
+    summaries = [
+        f"{stamp} [info     ] 2026 | INFO | tap_stripe_billing | subscription_billed: run summary: mode=backfill"
+        f" requests={{'invoices': 64}} records_emitted=25 {plugin}",
+        f"{stamp} [info     ] 2026 | INFO | target-kissmetrics | Run summary: sent=25, retried=0 {plugin}",
+        f"{stamp} [info     ] meltano      Block run completed. set_number=0 success=True",
+    ]
+    chatter = [
+        f"{stamp} [info     ] 2026 | INFO | stripe | message='Request to Stripe api' method=get {plugin}",
+        f"{stamp} [info     ] 2026 | INFO | tap_stripe_billing | METRIC: {{\"type\": \"counter\"}} {plugin}",
+        f"{stamp} [info     ] meltano      Environment 'local' is active",
+        "",
+    ]
+    assert [classify(line) for line in problems] == [Kind.PROBLEM] * len(problems)
+    assert [classify(line) for line in summaries] == [Kind.SUMMARY] * len(summaries)
+    assert [classify(line) for line in chatter] == [Kind.NONE] * len(chatter)
+
+
 def _fake_meltano(tmp_path: Path) -> Path:
     """A stand-in `meltano` that prints its arguments, its shard and a secret, and exits as told."""
     script = tmp_path / "meltano"
@@ -120,6 +149,9 @@ def _fake_meltano(tmp_path: Path) -> Path:
         "print('args', *sys.argv[1:])\n"
         "print('shard', os.environ['TAP_STRIPE_BILLING_ACCOUNT_SHARD'], file=sys.stderr)\n"
         "print('leaked', os.environ['TAP_STRIPE_BILLING_API_KEY'])\n"
+        "print('[info     ] message=Request to Stripe api path=/v1/invoices')\n"
+        "print('[info     ] | WARNING  | tap | retrying 429, key', os.environ['TAP_STRIPE_BILLING_API_KEY'])\n"
+        "print('[info     ] | INFO     | target-kissmetrics | Run summary: sent=3, failed=0')\n"
         "sys.exit(int(os.environ.get('FAKE_MELTANO_EXIT', '0')))\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
@@ -149,14 +181,19 @@ def _messages(result: object) -> str:
 
 
 def test_op_streams_the_log_redacted_and_passes_the_shard(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     result, calls = _run(tmp_path, monkeypatch, exit_code=0)
     assert result.success  # type: ignore[attr-defined]
     assert calls == ["run --state-id-suffix shard-1-of-4 tap-stripe-billing target-kissmetrics"]
     logs = _messages(result)
-    assert "shard 1/4" in logs and f"leaked {REDACTED}" in logs
+    # Dagster's event log: the op's own line, warnings and summaries; every line (redacted) on stderr.
+    assert "shard 1/4" in logs and f"retrying 429, key {REDACTED}" in logs and "Run summary: sent=3" in logs
+    assert "leaked" not in logs and "Request to Stripe api" not in logs
     assert SECRET not in logs
+    captured = capfd.readouterr()
+    assert f"leaked {REDACTED}" in captured.err and "Request to Stripe api" in captured.err
+    assert SECRET not in captured.out + captured.err
     run = result.dagster_run  # type: ignore[attr-defined]
     assert SECRET not in str(run.run_config) + str(run.tags)
     assert (tmp_path / "j" / "shard-1-of-4").is_dir()
