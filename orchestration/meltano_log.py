@@ -8,8 +8,8 @@ event log storage and the UI, so the op writes the whole output, redacted, to it
 - warnings and errors: Meltano's own ``[warning ]``/``[error ]``/``[critical]`` lines, a plugin line
   at ``WARNING``/``ERROR``/``CRITICAL`` level, and one-line errors (``SomethingError: …``);
 - the run summaries: the tap's ``<stream>: run summary: …`` per stream and the target's
-  ``Run summary: sent=…``, and Meltano's ``Block run completed`` / ``Run invocation could not be
-  completed`` line.
+  ``Run summary: sent=…``, and Meltano's ``Block run completed`` / ``Run completed`` / ``… could not be
+  completed`` lines.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from enum import Enum
 _MELTANO_LEVEL = re.compile(r"\[(warning|error|critical|exception)\s*\]")
 _PLUGIN_LEVEL = re.compile(r"(?:^|[\s|\[])(WARNING|WARN|ERROR|CRITICAL|FATAL)(?:[\s|:\]]|$)")
 _ONE_LINE_ERROR = re.compile(r"(?:^|\s)(?:[A-Za-z_][\w.]*)?(?:Error|Exception|Failure):\s")
-_SUMMARY = re.compile(r"run summary:|Block run completed|Run invocation could not be completed", re.I)
+_SUMMARY = re.compile(r"run summary:|\brun completed|could not be completed", re.I)
 
 
 class Kind(Enum):

@@ -111,25 +111,28 @@ def test_redaction_covers_keys_key_maps_and_url_passwords() -> None:
 
 
 def test_only_warnings_errors_and_run_summaries_become_dagster_log_events() -> None:
+    # As Meltano prints them (its level, then the plugin's name), plus a plugin's plain stderr.
     stamp = "2026-12-06T05:10:21.632106Z"
-    plugin = "cmd_type=elb consumer=False name=tap-stripe-billing producer=True stdio=stderr"
+    info, tap = f"{stamp} [info     ]", "tap-stripe-billing"
     problems = [
         f"{stamp} [warning  ] meltano      No state was found, complete import.",
-        f"{stamp} [error    ] meltano      Extractor failed",
-        f"{stamp} [info     ] 2026-12-06 05:10:22,001 | WARNING  | tap_stripe_billing | slow page {plugin}",
-        f"{stamp} [info     ] 2026-12-06 05:10:22,001 | ERROR    | target-kissmetrics | boom {plugin}",
-        f"{stamp} [info     ] tap_stripe_billing.errors.ConfigError: account_shard must be K/N {plugin}",
+        f"{stamp} [error    ] meltano      The process was terminated",
+        f"{stamp} [warning  ] tap-stripe-billing acct_1: 429 from Stripe, retrying in 2 s",
+        f"{info} {tap} tap_stripe_billing.errors.ConfigError: account_shard must be K/N",
+        "WARNING:root:plain Python logging on stderr",
         "ValueError: bad input",
     ]
     summaries = [
-        f"{stamp} [info     ] 2026 | INFO | tap_stripe_billing | subscription_billed: run summary: mode=backfill"
-        f" requests={{'invoices': 64}} records_emitted=25 {plugin}",
-        f"{stamp} [info     ] 2026 | INFO | target-kissmetrics | Run summary: sent=25, retried=0 {plugin}",
-        f"{stamp} [info     ] meltano      Block run completed. set_number=0 success=True",
+        f"{stamp} [info     ] tap-stripe-billing subscription_billed: run summary: mode=backfill"
+        " requests={'GET /v1/invoices': 48} retries={} records_emitted=22",
+        f"{stamp} [info     ] target-kissmetrics Run summary: sent=25, retried=0, already_delivered=0",
+        f"{info} meltano      Run completed",
+        f"{info} meltano      Block run completed.  block_type=ExtractLoadBlocks success=True",
     ]
     chatter = [
-        f"{stamp} [info     ] 2026 | INFO | stripe | message='Request to Stripe api' method=get {plugin}",
-        f"{stamp} [info     ] 2026 | INFO | tap_stripe_billing | METRIC: {{\"type\": \"counter\"}} {plugin}",
+        f"{info} {tap} message='Request to Stripe api' method=get url=http://h/v1/invoices",
+        f"{info} {tap} message='Stripe API response' path=/v1/prices response_code=200",
+        f'{info} {tap} METRIC: {{"type":"counter","metric":"record_count","value":118}}',
         f"{stamp} [info     ] meltano      Environment 'local' is active",
         "",
     ]
@@ -149,9 +152,10 @@ def _fake_meltano(tmp_path: Path) -> Path:
         "print('args', *sys.argv[1:])\n"
         "print('shard', os.environ['TAP_STRIPE_BILLING_ACCOUNT_SHARD'], file=sys.stderr)\n"
         "print('leaked', os.environ['TAP_STRIPE_BILLING_API_KEY'])\n"
-        "print('[info     ] message=Request to Stripe api path=/v1/invoices')\n"
-        "print('[info     ] | WARNING  | tap | retrying 429, key', os.environ['TAP_STRIPE_BILLING_API_KEY'])\n"
-        "print('[info     ] | INFO     | target-kissmetrics | Run summary: sent=3, failed=0')\n"
+        "print(\"[info     ] tap-stripe-billing message='Request to Stripe api' method=get\")\n"
+        "key = os.environ['TAP_STRIPE_BILLING_API_KEY']\n"
+        "print('[warning  ] tap-stripe-billing retrying 429, key', key)\n"
+        "print('[info     ] target-kissmetrics Run summary: sent=3, failed=0')\n"
         "sys.exit(int(os.environ.get('FAKE_MELTANO_EXIT', '0')))\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
