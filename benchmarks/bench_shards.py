@@ -14,8 +14,8 @@ hour and the same N runs go again (the hourly run). Printed: wall time of each a
 requests per account (the stand-in counts them per ``Stripe-Account``), and exactness per account
 (KISSmetrics' view against the stand-in's ground truth, and no billed event sent twice).
 
-``--postgres`` starts a real PostgreSQL (``tests/postgres.py``, from the ``pgserver`` wheel) and puts every
-shard's delivery journal (``TARGET_KISSMETRICS_JOURNAL_URL``) and Meltano's state
+``--postgres`` starts a real PostgreSQL (``local_pipeline/postgres.py``, from the ``pgserver`` wheel) and puts
+every shard's delivery journal (``TARGET_KISSMETRICS_JOURNAL_URL``) and Meltano's state
 (``MELTANO_DATABASE_URI``) on it: the N targets then share one journal, at the same time.
 """
 
@@ -108,7 +108,7 @@ def run_case(
         )
         env.pop("TARGET_KISSMETRICS_JOURNAL_PATH")
         if database:  # one server: the shared journal and Meltano's state, each in its own database
-            from tests.postgres import create_database
+            from local_pipeline.postgres import create_database
 
             env["TARGET_KISSMETRICS_JOURNAL_URL"] = create_database(database, f"journal_n{shards}")
             env["MELTANO_DATABASE_URI"] = create_database(database, f"meltano_n{shards}")
@@ -178,7 +178,7 @@ def main() -> int:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-shards-"))
         database = None
         if args.postgres:
-            from tests.postgres import running_postgres
+            from local_pipeline.postgres import running_postgres
 
             database = stack.enter_context(running_postgres())
         for shards in (args.shards,) if args.only_sharded else (1, args.shards):

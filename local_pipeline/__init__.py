@@ -1,8 +1,9 @@
 """The real pipeline (tap, target, Meltano) wired to both loopback stand-ins.
 
-Used by the demo (`scripts/demo.sh`) and the end-to-end reliability tests, so that both run the pipeline
-exactly the same way a user does: `meltano run stripe-to-kissmetrics`, or a plain shell pipe. (The
-benchmarks start the stand-ins and the plugins themselves, `benchmarks/harness.py`, to time each part.)
+Used by the demo (`scripts/demo.sh`), the end-to-end reliability tests and the shard benchmark, so that
+they run the pipeline exactly the same way a user does: `meltano run stripe-to-kissmetrics`, or a plain
+shell pipe. (The other benchmarks start the stand-ins and the plugins themselves, `benchmarks/harness.py`,
+to time each part.)
 """
 
 from __future__ import annotations

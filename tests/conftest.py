@@ -98,7 +98,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A real PostgreSQL 16 (the ``pgserver`` wheel's binaries) for the whole session: its URL."""
-    from tests.postgres import running_postgres
+    from local_pipeline.postgres import running_postgres
 
     with running_postgres() as url:
         yield url
@@ -107,6 +107,6 @@ def postgres_server() -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> str:
     """A fresh database of its own on the session's PostgreSQL server."""
-    from tests.postgres import create_database
+    from local_pipeline.postgres import create_database
 
     return create_database(postgres_server, f"test_{next(_databases)}")

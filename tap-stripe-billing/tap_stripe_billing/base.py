@@ -17,10 +17,8 @@ exactly once across runs is described in ``state.py``. This module wires them to
 - before anything reads the saved state, the state is bound to the key's mode (``state.bind``: another
   mode's state is parked, never applied), and a ``start_date`` earlier than what the state has read adds
   a one-off backfill of exactly the missing range (``state.history_gap``);
-- with connected accounts (``accounts.py``) each account is a singer-sdk partition (context
-  ``{"account_id": …}``) read in turn with its own state, start and ``Stripe-Account`` client view
-  (``scope.py``); a connected account Stripe refuses (403 ``account_invalid``) is skipped with its state
-  as it was. Every record carries ``account_id``.
+- with connected accounts each account is a singer-sdk partition read in turn (``partitioned.py``);
+  events and remembered prices are read once per run and account (``shared_reads.py``).
 """
 
 from __future__ import annotations
@@ -28,25 +26,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from singer_sdk import Stream, Tap
+from singer_sdk import Tap
 
-from tap_stripe_billing import payload_versions, price_memory
-from tap_stripe_billing import scope as account_scope
+from tap_stripe_billing import payload_versions
 from tap_stripe_billing.checkpoint import CHECKPOINT_KEY, Checkpoint, Slice, plan_with_checkpoint, recorder
-from tap_stripe_billing.client import StripeAPI, list_params
-from tap_stripe_billing.errors import AccountUnavailableError
-from tap_stripe_billing.events_feed import EventsFeed, open_feed
-from tap_stripe_billing.prices import PriceCache
+from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.records import FilterReason
 from tap_stripe_billing.run import Run
-from tap_stripe_billing.settings import Settings
+from tap_stripe_billing.shared_reads import SharedReadsStream
 from tap_stripe_billing.state import (
-    bind,
-    binding_for,
     dedupe_key,
     finalize,
     gap_plan,
@@ -59,7 +51,7 @@ from tap_stripe_billing.state import (
     retention_floor,
     to_iso,
 )
-from tap_stripe_billing.windows import ReadPlan, WindowSettings, in_window, plan_read
+from tap_stripe_billing.windows import ReadPlan, in_window, plan_read
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -101,30 +93,16 @@ class RunStart:
     checkpoint: Checkpoint | None = None  # a first backfill's progress (checkpoint.py)
 
 
-class ExactlyOnceStream(Stream):
+class ExactlyOnceStream(SharedReadsStream):
     """A Stripe stream with the bookmark-on-Stripe's-clock, overlap and dedupe design of ``state.py``."""
 
     is_sorted = False
-    # Lists whose ``created`` is the replication time need no slack (only invoices are paid late).
-    uses_created_slack = True
-    # The event types the stream reads in events mode (from the run's shared read, events_feed.py).
-    event_types: tuple[str, ...] = ()
     # A backfill that lists each object once (disjoint slices, Stripe's cursor pagination) needs no
     # per-run set of what it emitted: at 100,000 invoices that set was the tap's largest growing object.
     unique_in_backfill = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if isinstance(cls.__dict__.get("schema"), dict):  # every stream's records carry account_id
-            setattr(cls, "schema", account_scope.with_account_id(cls.__dict__["schema"]))  # noqa: B010
-
     def __init__(self, tap: Tap, run: Run) -> None:
-        super().__init__(tap)
-        self.run = run
-        self._start: RunStart | None = None
-        self._bound = False
-        self._account: str | None = None  # the connected account being read (None: the key's own)
-        self._record_account: str | None = None  # what records carry as account_id
+        super().__init__(tap, run)
         self.summary: dict[str, Any] = {}
         # Told of each completed slice of the run's first backfill (set by ``get_records``).
         self.on_slice_done: Callable[[Slice], None] | None = None
@@ -143,43 +121,6 @@ class ExactlyOnceStream(Stream):
     def read(self, api: StripeAPI, plan: ReadPlan, opening: object | None) -> Iterator[Candidate | str]:
         """Candidates (or filter reasons, counted in the run summary) in the order Stripe gives them."""
         raise NotImplementedError
-
-    # -- the run's settings, client and clock (shared by the tap's streams) -----------------------------
-    @property
-    def settings(self) -> Settings:
-        return self.run.settings
-
-    @property
-    def api(self) -> StripeAPI:
-        """The run's one Stripe client (shared rate limits and counters); while a connected account is
-        read, its view that sends ``Stripe-Account``."""
-        if self._account is not None:
-            return self.run.api.for_account(self._account)
-        return self.run.api
-
-    # -- accounts: one partition per connected account (scope.py) ----------------------------------------
-    @property
-    def partitions(self) -> list[dict] | None:
-        """One context per connected account this run reads; None when it reads the key's own account."""
-        if not self.settings.connected:
-            return None
-        return [{"account_id": account} for account in self.run.accounts()]
-
-    @property
-    def stream_state(self) -> dict:
-        """The state of the account being read: its partition's, or the stream's own."""
-        if self._account is not None:
-            return self.get_context_state({"account_id": self._account})
-        return account_scope.stream_level_state(self)
-
-    @property
-    def window_settings(self) -> WindowSettings:
-        settings = self.settings
-        return WindowSettings(
-            lag_minutes=settings.lag_minutes,
-            overlap_minutes=settings.overlap_minutes,
-            created_slack_days=settings.created_slack_days if self.uses_created_slack else 0,
-        )
 
     @property
     def start(self) -> RunStart:
@@ -224,125 +165,12 @@ class ExactlyOnceStream(Stream):
         if self is list(self._tap.streams.values())[-1]:
             payload_versions.log_run(self._tap)
 
-    def bind_state(self) -> None:
-        """Make the saved state this key's own (``state.bind``), once, before anything reads it: singer-sdk
-        asks for the signpost (so for the stream's start, which reads the bookmark) first."""
-        if self._bound:
-            return
-        self._bound = True
-        binding = binding_for({"api_key": self.settings.api_key})
-        if self._account is not None:
-            account_scope.adopt_single_account_state(self, self._account)
-            binding["account_id"] = self._account
-        state = self.stream_state
-        switched = bind(state, binding)
-        if self._account is not None:  # a partition keeps its context (singer-sdk finds it by that)
-            state.setdefault("context", {"account_id": self._account})
-        if switched:
-            LOGGER.warning("%s: %s", self.name, switched)
-        self._record_account = self._account or account_scope.own_account(self.stream_state, self.run)
-
     def _write_checkpoint(self) -> None:
         """A STATE message now (singer-sdk's private writer; see sdk_private.py): a slice is complete."""
         self.state_manager.is_flushed = False
         self._write_state_message()
 
-    # -- the run's shared events read and remembered prices ----------------------------------------------
-    def feed(self) -> EventsFeed | None:
-        """The run's one events read for the account being read (opened on first use; None: no selected
-        stream is in events mode). Keyed by account: ``None`` is the key's own account."""
-        streams = [s for s in self._tap.streams.values() if isinstance(s, ExactlyOnceStream) and s.selected]
-        marks = []
-        for stream in streams:
-            if stream.event_types and stream.replication_key is not None:
-                state = self._state_of(stream)
-                marks.append((read_bookmark(state, stream.replication_key), stream.event_types))
-        clock = self.run.clock
-        return open_feed(
-            self.api,
-            self.run.feeds,
-            marks,
-            overlap=self.window_settings.overlap,
-            stale_after_days=self.window_settings.stale_after_days,
-            now=clock.now() if clock.is_read else None,
-            account=self._account,
-        )
-
-    def _state_of(self, stream: ExactlyOnceStream) -> dict[str, Any]:
-        """A selected stream's state for the account being read: bound to the key when it is the key's
-        own; a connected account's partition as saved (it only places the shared read: each stream still
-        checks that the read covers its own window)."""
-        if stream is self or self._account is None:
-            stream.bind_state()
-            return stream.stream_state
-        return stream.get_context_state({"account_id": self._account})
-
-    def price_cache(self, plan: ReadPlan, borrow_from: str | None = None) -> PriceCache:
-        """This run's prices: those remembered in state (valid when the shared events read covers the
-        time since they were written; its price/product/plan changes dropped), else none (walk).
-        ``borrow_from``: a selected stream whose remembered plan levels (of the same account) may complete
-        embedded prices."""
-        feed = self.feed() if plan.mode == "incremental" else None
-        covered_from = feed.gte if feed else None
-        changes = feed.price_changes() if feed else []
-        remembered = price_memory.load(self.stream_state, covered_from=covered_from)
-        dropped = price_memory.invalidate(remembered, changes)
-        if dropped:
-            LOGGER.info("%s: %d remembered prices changed since the last run", self.name, dropped)
-        lender = self._tap.streams.get(borrow_from or "")
-        borrowed = {}
-        if isinstance(lender, ExactlyOnceStream) and lender.selected:
-            lent = self._state_of(lender)
-            if lent.get("binding", {}).get("account_id") == self._account:  # never another account's
-                borrowed = price_memory.load(lent, covered_from=covered_from)
-                price_memory.invalidate(borrowed, changes)
-        return PriceCache(self.api, remembered=remembered, borrowed=borrowed)
-
-    def remember_prices(
-        self, prices: PriceCache, plan: ReadPlan, *, amounts: bool, walked: bool = False
-    ) -> None:
-        """Keep the prices this run used (and the still-valid remembered ones; ``walked``: every price a
-        walk found) in state, as of U."""
-        entries = prices.remember(amounts=amounts, walked=walked)
-        price_memory.save(self.stream_state, entries, at=plan.upper)
-
     # -- the loop ---------------------------------------------------------------------------------------
-    def read_events(
-        self, api: StripeAPI, types: list[str], gte: int | None, lt: int | None
-    ) -> Iterator[dict[str, Any]]:
-        """Events of the given types with ``gte ≤ created < lt``, newest first: from the run's shared
-        read when it covers them, else ``GET /v1/events`` of this stream's own."""
-        feed = self.feed()
-        if feed is not None and gte is not None and feed.covers(types, gte):
-            yield from feed.events(types, gte, lt)
-            return
-        for event in api.list_all("/v1/events", event_params(types, gte, lt)):
-            if event.get("type") in types:
-                yield event
-
-    # -- the loop ---------------------------------------------------------------------------------------
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The records of one account: the key's own, or (``context``) a connected account's partition."""
-        account = (context or {}).get("account_id")
-        if not self.settings.connected:
-            yield from self._records()
-            return
-        if account is None:  # singer-sdk reads one empty context when the shard holds no account
-            LOGGER.info("%s: no connected account to read (account_ids, shard)", self.name)
-            return
-        if account in self.run.refused:  # refused to an earlier stream of this run: reported there
-            return
-        self._account, self._start, self._bound = str(account), None, False
-        kept = account_scope.snapshot(self.stream_state)
-        try:
-            yield from self._records()
-        except AccountUnavailableError as exc:
-            account_scope.restore(self.stream_state, kept)
-            self.run.refused.add(exc.account_id)
-            LOGGER.warning("Skipped Stripe account %s this run, its state kept: %s", exc.account_id, exc)
-        finally:
-            self._account, self._start = None, None
-
     def _records(self) -> Iterator[dict[str, Any]]:
         """Read, window, dedupe and build records; write the end-of-run state after the last one."""
         assert self.replication_key is not None
@@ -448,8 +276,3 @@ class ExactlyOnceStream(Stream):
 def _since(before: Mapping[str, int], now: Mapping[str, int]) -> dict[str, int]:
     """The counts added since ``before``, by endpoint (endpoints with none left out)."""
     return {key: now[key] - before.get(key, 0) for key in sorted(now) if now[key] - before.get(key, 0)}
-
-
-def event_params(types: list[str], gte: int | None, lt: int | None) -> list[tuple[str, Any]]:
-    """``GET /v1/events`` parameters: the types, then the created range and page size."""
-    return [("types[]", t) for t in types] + list_params(gte, lt)

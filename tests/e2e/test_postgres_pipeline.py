@@ -1,5 +1,5 @@
 """`meltano run` with Meltano's system database (state) and the delivery journal on one real PostgreSQL
-server (started by the tests: tests/postgres.py), against the stand-ins: the README's "Scaling out"
+server (started by the tests: local_pipeline/postgres.py), against the stand-ins: the README's "Scaling out"
 setup. Exactly once, state read back from PostgreSQL, and a replay after drift sends nothing again."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy
 
 from local_pipeline import LocalPipeline
-from tests.postgres import create_database
+from local_pipeline.postgres import create_database
 
 from .operations import assert_exactly_once, last_lines
 from .test_journal_operations import STATE_ID, drift

@@ -1,4 +1,4 @@
-"""The journal on a real PostgreSQL server (``postgres_url``: started by the tests, see tests/postgres.py):
+"""The journal on a real PostgreSQL server (``postgres_url``, started by local_pipeline/postgres.py):
 atomic claims between workers, takeover of a dead worker's pending rows with their stored bytes, never of
 a live one's, a lost ownership lock, and the SQLite default's older files."""
 

@@ -1,4 +1,4 @@
-"""Target processes sharing one journal on a real PostgreSQL server (``postgres_url``, tests/postgres.py),
+"""Target processes sharing one journal on a real PostgreSQL server (``postgres_url``, local_pipeline/),
 against the KISSmetrics stand-in: concurrent targets on overlapping input send each event exactly once,
 and a killed target's pending events are re-sent, with their stored bytes, by the next one."""
 

@@ -17,16 +17,17 @@ Where it lives (``journal_url``, an SQLAlchemy URL; SQLAlchemy Core, the same co
   pending row is taken over only when its owner is dead: see :mod:`.ownership`.
 
 Modules: :mod:`.paths` (default place, file modes), :mod:`.schema` (tables), :mod:`.ownership` (who owns
-a pending row), :mod:`.store` (the :class:`Journal`).
+a pending row), :mod:`.claims` (who sends what), :mod:`.store` (the :class:`Journal`).
 """
 
+from target_kissmetrics.journal.claims import BUSY, NEW, RESEND
 from target_kissmetrics.journal.paths import (
     adopt_legacy_journal,
     default_journal_path,
     legacy_default_journal_path,
 )
 from target_kissmetrics.journal.schema import DELIVERED, PENDING
-from target_kissmetrics.journal.store import BUSY, NEW, RESEND, Journal
+from target_kissmetrics.journal.store import Journal
 
 __all__ = [
     "BUSY",

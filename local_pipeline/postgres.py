@@ -1,4 +1,5 @@
-"""A real PostgreSQL 16 server for the tests, from the ``pgserver`` wheel's binaries (no apt, no Docker).
+"""A real PostgreSQL 16 server for the tests and the shard benchmark, from the ``pgserver`` wheel's
+binaries (no apt, no Docker).
 
 PostgreSQL refuses to run as root, and the tests may run as root: ``initdb`` and ``postgres`` then run as
 ``nobody`` on a temporary folder it owns. The server listens on 127.0.0.1 only, on a free port, with no
@@ -21,6 +22,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
+import sqlalchemy
+
 _SPEC = importlib.util.find_spec("pgserver")  # found, not imported: its helpers are not used
 assert _SPEC is not None and _SPEC.origin is not None, "pgserver is not installed (requirements-dev.txt)"
 BIN = Path(_SPEC.origin).parent / "pginstall" / "bin"
@@ -42,8 +46,6 @@ def _as_unprivileged() -> dict[str, object]:
 
 
 def _ready(port: int) -> bool:
-    import psycopg
-
     try:
         with psycopg.connect(host="127.0.0.1", port=port, user=USER, dbname="postgres", connect_timeout=2):
             return True
@@ -135,8 +137,6 @@ def running_postgres() -> Iterator[str]:
 
 def create_database(url: str, name: str) -> str:
     """A new, empty database on the server at ``url``; its URL."""
-    import sqlalchemy
-
     engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
