@@ -5,7 +5,8 @@ from .config import AccountConfig
 from .generator import generate_account
 from .keys import LIVE_KEY, RESTRICTED_LIVE_KEY, RESTRICTED_NO_INVOICES_KEY, TEST_KEY
 from .server import StripeStandIn
-from .truth import expected_billed, expected_cancellations, expected_changes, expected_refunds
+from .truth import expected_billed, expected_refunds
+from .truth_lifecycle import expected_cancellations, expected_changes
 
 __all__ = [
     "LIVE_KEY",

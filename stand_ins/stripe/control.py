@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .money import iso
-from .truth import expected_billed, expected_cancellations, expected_refunds
+from .truth import expected_billed, expected_refunds
+from .truth_lifecycle import expected_cancellations
 
 if TYPE_CHECKING:
     from .account import Account

@@ -26,17 +26,17 @@ from .model import Change, Charge, Invoice, InvoicePayment, Line, Price, Refund,
 from .price_kinds import KINDS, charged
 
 if TYPE_CHECKING:
-    from .generator import _Generator
+    from .generator_state import GeneratorState
 
 
-def charges_api_payment(gen: _Generator, inv: Invoice) -> None:
+def charges_api_payment(gen: GeneratorState, inv: Invoice) -> None:
     """Maybe make the payment of a just-finalized invoice a Charges-API one (no PaymentIntent)."""
     share = gen.cfg.charge_payment_share
     if share and inv.pi_id is not None and gen.rng.random() < share:
         inv.pi_id = None
 
 
-def standalone_charge(gen: _Generator, livemode: bool) -> bool:
+def standalone_charge(gen: GeneratorState, livemode: bool) -> bool:
     """Maybe make a one-off charge of no invoice (refunded more often than not). True when made."""
     share = gen.cfg.standalone_charge_share
     rng = gen.rng
@@ -60,7 +60,7 @@ def standalone_charge(gen: _Generator, livemode: bool) -> bool:
     return True
 
 
-def shared_payment(gen: _Generator, inv: Invoice, at: int) -> Invoice | None:
+def shared_payment(gen: GeneratorState, inv: Invoice, at: int) -> Invoice | None:
     """Maybe pay a one-off invoice of the same customer with the PaymentIntent of ``inv`` (just paid)."""
     share = gen.cfg.shared_payment_share
     rng = gen.rng
@@ -80,7 +80,7 @@ def shared_payment(gen: _Generator, inv: Invoice, at: int) -> Invoice | None:
     return other
 
 
-def not_invoiced_now(gen: _Generator, sub: Subscription, change: Change, lines: list[Line]) -> bool:
+def not_invoiced_now(gen: GeneratorState, sub: Subscription, change: Change, lines: list[Line]) -> bool:
     """Maybe make a change deferred (its lines pending for the next invoice) or unprorated (no lines).
     True when the change gets no invoice of its own."""
     cfg, rng = gen.cfg, gen.rng
@@ -106,7 +106,7 @@ def take_pending(sub: Subscription | None) -> list[tuple[Change, list[Line]]]:
 
 
 def special_price(
-    gen: _Generator, cat: Catalog, key: tuple[str, str, int], main: Price, qty: int
+    gen: GeneratorState, cat: Catalog, key: tuple[str, str, int], main: Price, qty: int
 ) -> tuple[Price, int]:
     """Maybe put a new subscription on a tiered, decimal or metered price of the same tier."""
     share = gen.cfg.price_kinds_share
@@ -118,7 +118,9 @@ def special_price(
     return price, 1 if price.scheme == "metered" else qty
 
 
-def changed_price(gen: _Generator, cat: Catalog, key: tuple[str, str, int], tier: int, items: int) -> Price:
+def changed_price(
+    gen: GeneratorState, cat: Catalog, key: tuple[str, str, int], tier: int, items: int
+) -> Price:
     """The price an upgrade or downgrade moves to: the tier's per-unit price, or (``price_kinds_share``)
     one of its other kinds (metered only for a subscription of one item, as ``special_price``)."""
     share = gen.cfg.price_kinds_share
@@ -128,7 +130,7 @@ def changed_price(gen: _Generator, cat: Catalog, key: tuple[str, str, int], tier
     return cat.mains[key][tier]
 
 
-def period_line(gen: _Generator, price: Price, qty: int) -> tuple[int, int]:
+def period_line(gen: GeneratorState, price: Price, qty: int) -> tuple[int, int]:
     """(amount, quantity) of an item's line for one period: a metered item bills its usage."""
     if price.scheme != "metered":
         return charged(price, qty), qty

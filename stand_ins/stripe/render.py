@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from . import render_billing, render_catalog, render_invoice, versions
+from . import render_billing, render_catalog, render_invoice, render_subscription, versions
 from .model import RENEWAL, Event, Subscription
 from .versions import CURRENT_API_VERSION
 
@@ -34,7 +34,7 @@ def render(kind: str, obj: Any, at: int, version: str = CURRENT_API_VERSION) -> 
     if kind == "invoice":
         base = render_invoice.invoice(obj, at, legacy)
     elif kind == "subscription":
-        base = render_billing.subscription(obj, at, legacy)
+        base = render_subscription.subscription(obj, at, legacy)
     else:
         base = _render(kind, obj, at)
     return versions.shape(base, version, _product_name(obj))
@@ -50,7 +50,7 @@ def _render(kind: str, obj: Any, at: int) -> dict[str, Any]:
     if kind == "customer":
         return render_catalog.customer(obj, at)
     if kind == "subscription":
-        return render_billing.subscription(obj, at)
+        return render_subscription.subscription(obj, at)
     if kind == "refund":
         return render_billing.refund(obj)
     if kind == "credit_note":
@@ -69,7 +69,7 @@ def _previous(ev: Event, sub: Subscription) -> dict[str, Any]:
     assert ev.previous is not None
     for key, value in ev.previous.items():
         if key == "items":
-            out["items"] = render_billing.items_list(value, sub, ev.created - 1)
+            out["items"] = render_subscription.items_list(value, sub, ev.created - 1)
         elif key == "plan":
             out["plan"] = render_catalog.plan(value)
         else:
@@ -84,7 +84,7 @@ def _event(ev: Event, version: str) -> dict[str, Any]:
     if kind == "invoice":
         data = {"object": render_invoice.invoice(obj, at, legacy)}
     elif kind == "customer":
-        data = {"object": render_billing.subscription(obj, at, legacy)}
+        data = {"object": render_subscription.subscription(obj, at, legacy)}
         if ev.previous is not None:
             previous = _previous(ev, obj)
             if RENEWAL in previous:  # a renewal: before basil the items had no periods of their own

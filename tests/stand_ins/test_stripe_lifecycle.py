@@ -11,7 +11,7 @@ from stand_ins.stripe import (
     expected_refunds,
     generate_account,
 )
-from stand_ins.stripe.truth import cancelation_reason
+from stand_ins.stripe.truth_lifecycle import cancelation_reason
 
 DAY = 86_400
 

@@ -13,7 +13,7 @@ from tap_stripe_billing.lifecycle_streams import EVENT_RETENTION, RETENTION_MARG
 
 from stand_ins.stripe import LIVE_KEY, StripeStandIn, expected_changes, generate_account
 from stand_ins.stripe.config import AccountConfig
-from stand_ins.stripe.truth import mrr
+from stand_ins.stripe.truth_lifecycle import mrr
 from tests.tap.harness import run_tap
 
 pytestmark = pytest.mark.slow  # whole runs against a generated account

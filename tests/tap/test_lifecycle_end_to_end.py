@@ -27,7 +27,7 @@ from stand_ins.stripe import (
     expected_refunds,
     generate_account,
 )
-from stand_ins.stripe.truth import mrr
+from stand_ins.stripe.truth_lifecycle import mrr
 from tests.tap.harness import run_tap
 
 LAG = 300

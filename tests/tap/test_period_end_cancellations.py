@@ -14,7 +14,7 @@ import pytest
 from stand_ins.stripe import LIVE_KEY, StripeStandIn, expected_cancellations, generate_account
 from stand_ins.stripe.config import AccountConfig
 from stand_ins.stripe.model import Subscription
-from stand_ins.stripe.render_billing import subscription
+from stand_ins.stripe.render_subscription import subscription
 from tests.tap.harness import run_tap
 
 pytestmark = pytest.mark.slow  # whole runs against a generated account
