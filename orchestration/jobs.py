@@ -28,6 +28,7 @@ from dagster import (
     schedule,
 )
 
+from .meltano_log import Kind, classify
 from .meltano_run import ShardRun, run_streaming
 from .shards import shard_keys
 
@@ -63,9 +64,19 @@ def meltano_run_shard(context: OpExecutionContext, meltano: MeltanoProject) -> N
     shard = context.partition_key
     run = meltano.shard_run(shard)
     context.log.info(f"shard {shard}: meltano run, state id suffix {run.suffix}")
-    code, tail = run_streaming(
-        run.command(), run.environ(os.environ), Path(meltano.project_dir), context.log.info
-    )
+
+    def on_line(line: str) -> None:
+        # Every (redacted) line to the op's captured stderr, Dagster's compute log; to Dagster's event log
+        # only warnings, errors and the run summaries (orchestration.meltano_log).
+        print(line, file=sys.stderr)
+        kind = classify(line)
+        if kind is Kind.PROBLEM:
+            context.log.warning(line)
+        elif kind is Kind.SUMMARY:
+            context.log.info(line)
+
+    code, tail = run_streaming(run.command(), run.environ(os.environ), Path(meltano.project_dir), on_line)
+    sys.stderr.flush()
     if code != 0:
         raise Failure(
             description=f"meltano run for shard {shard} exited with {code}",

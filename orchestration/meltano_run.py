@@ -2,7 +2,7 @@
 
 Secrets reach Meltano only through the inherited environment (``TAP_STRIPE_BILLING_API_KEY``,
 ``TARGET_KISSMETRICS_API_KEY``, …): they are never part of Dagster config, tags or run records, and every
-streamed line is redacted against their values before it reaches Dagster's log.
+streamed line is redacted against their values before it reaches Dagster (compute log or event log).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from dagster import DagsterEventType, DagsterInstance, RetryPolicy, build_schedu
 from dagster._core.definitions.partitions.definition import StaticPartitionsDefinition
 
 from orchestration.jobs import HOURLY, MeltanoProject, build_job, build_schedule
+from orchestration.meltano_log import Kind, classify
 from orchestration.meltano_run import REDACTED, ShardRun, redact, secret_values
 from orchestration.shards import shard_count, shard_keys, state_id_suffix
 from stand_ins.processes import REPO_ROOT
@@ -109,6 +110,37 @@ def test_redaction_covers_keys_key_maps_and_url_passwords() -> None:
     assert cleaned.count(REDACTED) == 3 and cleaned.endswith(" true")
 
 
+def test_only_warnings_errors_and_run_summaries_become_dagster_log_events() -> None:
+    # As Meltano prints them (its level, then the plugin's name), plus a plugin's plain stderr.
+    stamp = "2026-12-06T05:10:21.632106Z"
+    info, tap = f"{stamp} [info     ]", "tap-stripe-billing"
+    problems = [
+        f"{stamp} [warning  ] meltano      No state was found, complete import.",
+        f"{stamp} [error    ] meltano      The process was terminated",
+        f"{stamp} [warning  ] tap-stripe-billing acct_1: 429 from Stripe, retrying in 2 s",
+        f"{info} {tap} tap_stripe_billing.errors.ConfigError: account_shard must be K/N",
+        "WARNING:root:plain Python logging on stderr",
+        "ValueError: bad input",
+    ]
+    summaries = [
+        f"{stamp} [info     ] tap-stripe-billing subscription_billed: run summary: mode=backfill"
+        " requests={'GET /v1/invoices': 48} retries={} records_emitted=22",
+        f"{stamp} [info     ] target-kissmetrics Run summary: sent=25, retried=0, already_delivered=0",
+        f"{info} meltano      Run completed",
+        f"{info} meltano      Block run completed.  block_type=ExtractLoadBlocks success=True",
+    ]
+    chatter = [
+        f"{info} {tap} message='Request to Stripe api' method=get url=http://h/v1/invoices",
+        f"{info} {tap} message='Stripe API response' path=/v1/prices response_code=200",
+        f'{info} {tap} METRIC: {{"type":"counter","metric":"record_count","value":118}}',
+        f"{stamp} [info     ] meltano      Environment 'local' is active",
+        "",
+    ]
+    assert [classify(line) for line in problems] == [Kind.PROBLEM] * len(problems)
+    assert [classify(line) for line in summaries] == [Kind.SUMMARY] * len(summaries)
+    assert [classify(line) for line in chatter] == [Kind.NONE] * len(chatter)
+
+
 def _fake_meltano(tmp_path: Path) -> Path:
     """A stand-in `meltano` that prints its arguments, its shard and a secret, and exits as told."""
     script = tmp_path / "meltano"
@@ -120,6 +152,10 @@ def _fake_meltano(tmp_path: Path) -> Path:
         "print('args', *sys.argv[1:])\n"
         "print('shard', os.environ['TAP_STRIPE_BILLING_ACCOUNT_SHARD'], file=sys.stderr)\n"
         "print('leaked', os.environ['TAP_STRIPE_BILLING_API_KEY'])\n"
+        "print(\"[info     ] tap-stripe-billing message='Request to Stripe api' method=get\")\n"
+        "key = os.environ['TAP_STRIPE_BILLING_API_KEY']\n"
+        "print('[warning  ] tap-stripe-billing retrying 429, key', key)\n"
+        "print('[info     ] target-kissmetrics Run summary: sent=3, failed=0')\n"
         "sys.exit(int(os.environ.get('FAKE_MELTANO_EXIT', '0')))\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
@@ -149,14 +185,19 @@ def _messages(result: object) -> str:
 
 
 def test_op_streams_the_log_redacted_and_passes_the_shard(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     result, calls = _run(tmp_path, monkeypatch, exit_code=0)
     assert result.success  # type: ignore[attr-defined]
     assert calls == ["run --state-id-suffix shard-1-of-4 tap-stripe-billing target-kissmetrics"]
     logs = _messages(result)
-    assert "shard 1/4" in logs and f"leaked {REDACTED}" in logs
+    # Dagster's event log: the op's own line, warnings and summaries; every line (redacted) on stderr.
+    assert "shard 1/4" in logs and f"retrying 429, key {REDACTED}" in logs and "Run summary: sent=3" in logs
+    assert "leaked" not in logs and "Request to Stripe api" not in logs
     assert SECRET not in logs
+    captured = capfd.readouterr()
+    assert f"leaked {REDACTED}" in captured.err and "Request to Stripe api" in captured.err
+    assert SECRET not in captured.out + captured.err
     run = result.dagster_run  # type: ignore[attr-defined]
     assert SECRET not in str(run.run_config) + str(run.tags)
     assert (tmp_path / "j" / "shard-1-of-4").is_dir()
