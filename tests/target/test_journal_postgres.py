@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,26 @@ def rows(first: int, last: int, tag: str = "q") -> list[tuple[str, str]]:
     return [(f"in_{i:04d}", f"{tag}{i}") for i in range(first, last)]
 
 
-def crash(journal: Journal) -> None:
-    """As a killed worker: its sessions end without anything being marked or released by it."""
-    journal._owners.close()  # the lock session
+def crash(journal: Journal, url: str) -> None:
+    """As a killed worker: its sessions end without anything being marked or released by it.
+
+    The server ends a backend shortly after its client's socket closes, not at the same instant, and only
+    then is the session's lock free: wait (up to 10 s) until the lock session's backend is gone, as the
+    next worker to start would find it."""
+    lock_session = journal._owners._session  # type: ignore[union-attr]
+    pid = lock_session.execute(sqlalchemy.text("SELECT pg_backend_pid()")).scalar_one()
+    journal._owners.close()
     journal._connection.invalidate()
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        deadline = time.monotonic() + 10
+        with engine.connect() as db:
+            alive = sqlalchemy.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            while db.execute(alive, {"pid": pid}).scalar_one() and time.monotonic() < deadline:
+                db.rollback()  # a fresh snapshot of pg_stat_activity
+                time.sleep(0.02)
+    finally:
+        engine.dispose()
 
 
 def test_two_workers_never_claim_the_same_key(postgres_url: str) -> None:
@@ -83,7 +100,7 @@ def test_a_dead_workers_pending_rows_are_taken_over_with_their_stored_bytes(post
         dead.claim("billed", rows(0, 30, tag="stored"))
         dead.mark_delivered("billed", ["in_0000"])
         assert heir.claim_orphans() == []
-        crash(dead)
+        crash(dead, postgres_url)
         orphans = heir.claim_orphans()
         assert orphans == [("billed", f"in_{i:04d}", f"stored{i}") for i in range(1, 30)]
         assert late.claim_orphans() == [], "the heir is alive: its rows stay its own"
@@ -102,7 +119,7 @@ def test_a_claim_takes_over_a_dead_workers_row_when_its_record_comes_again(postg
     dead, heir = Journal(None, 0, url=postgres_url), Journal(None, 0, url=postgres_url)
     try:
         dead.claim("billed", rows(0, 3, tag="stored"))
-        crash(dead)
+        crash(dead, postgres_url)
         got = heir.claim("billed", rows(0, 5, tag="rebuilt"))
         assert got == {
             "in_0000": (RESEND, "stored0"),
