@@ -6,22 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
-from tap_stripe_billing.state import parse_timestamp
 from tap_stripe_billing.windows import WindowSettings
 
 from local_pipeline import LocalPipeline
-from stand_ins.processes import REPO_ROOT
-
-
-def _local_start_date() -> int:
-    """`start_date` of the tap in meltano.yml's `local` environment (the one the tests run)."""
-    project = yaml.safe_load((REPO_ROOT / "meltano.yml").read_text())
-    [local] = [env for env in project["environments"] if env["name"] == "local"]
-    [tap] = [p for p in local["config"]["plugins"]["extractors"] if p["name"] == "tap-stripe-billing"]
-    start = parse_timestamp(tap["config"]["start_date"])
-    assert start is not None
-    return start
+from local_pipeline.connect import local_start_date
 
 
 @pytest.fixture
@@ -33,7 +21,7 @@ def pipeline(tmp_path: Any) -> Iterator[LocalPipeline]:
 def expected_invoice_ids(pipeline: LocalPipeline) -> set[str]:
     """Invoices KISSmetrics should have after a run now: paid in [start_date, clock - lag), with an email."""
     upper = pipeline.stripe.control("clock")["now"] - WindowSettings().lag  # the tap's default lag
-    lower = _local_start_date()
+    lower = local_start_date()
     truth = pipeline.stripe.control(f"truth/billed?paid_from={lower}&paid_before={upper}")
     return {record["invoice_id"] for record in truth if record["customer_email"]}
 
