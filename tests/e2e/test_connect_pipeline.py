@@ -10,8 +10,7 @@ import pytest
 from tap_stripe_billing.windows import WindowSettings
 
 from local_pipeline import KISSMETRICS_KEY, LocalPipeline
-
-from .conftest import _local_start_date
+from local_pipeline.connect import local_start_date
 
 pytestmark = pytest.mark.slow  # meltano run against the stand-ins as processes
 
@@ -20,7 +19,7 @@ ACCOUNTS = 4
 
 def expected_by_account(pipeline: LocalPipeline, accounts: list[str]) -> dict[str, set[str]]:
     upper = pipeline.stripe.control("clock")["now"] - WindowSettings().lag
-    lower = _local_start_date()
+    lower = local_start_date()
     return {
         account: {
             r["invoice_id"]
