@@ -209,7 +209,9 @@ class ExactlyOnceStream(SharedReadsStream):
         count = 0
         if start.checkpoint is not None:
             emitted.update(start.checkpoint.emitted)  # the dedupe entries of slices done before
-            self.on_slice_done = recorder(start.checkpoint, state, emitted, keep_from, self._write_checkpoint)
+            self.on_slice_done = recorder(
+                start.checkpoint, state, emitted, keep_from, self._write_checkpoint, pacer=self.run.pacer
+            )
 
         for read_plan, item in ((p, i) for p, opening in plans for i in self.read(api, p, opening)):
             if isinstance(item, str):

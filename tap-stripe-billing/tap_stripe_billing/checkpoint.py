@@ -17,10 +17,17 @@ only the dedupe entries the end-of-run state would keep (``state.retained``): th
 A checkpoint for another ``start_date`` is ignored (the backfill starts over; the journal stops
 re-sends). Records of a slice that was cut short are read again: the target's journal skips those it
 already delivered.
+
+Each STATE holds the whole tap state: with many connected accounts, every account's partitions. Writing
+one after every slice made a first run over hundreds of accounts cost slices x accounts, so a run writes a
+checkpoint STATE at most every ``checkpoint_interval_seconds`` (:class:`CheckpointPacer`, one per run,
+shared by every stream and account): a killed run re-reads at most that long of slices. Slices completed
+in between are still recorded in the stream state, and go out with the next STATE of any kind.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,18 +142,43 @@ def plan_with_checkpoint(
     return plan, checkpoint
 
 
+@dataclass
+class CheckpointPacer:
+    """When a run may write its next checkpoint STATE: ``interval`` seconds after the last one (0: after
+    every slice). The first is due ``interval`` seconds after the pacer was made (the run's start)."""
+
+    interval: float
+    clock: Callable[[], float] = time.monotonic
+    last: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.last = self.clock()
+
+    def due(self) -> bool:
+        """True (and the time noted) when a checkpoint STATE may be written now."""
+        now = self.clock()
+        if now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
+
+
 def recorder(
     checkpoint: Checkpoint,
     stream_state: MutableMapping[str, Any],
     emitted: Mapping[str, int],
     keep_from: int,
     write_state: Callable[[], None],
+    *,
+    pacer: CheckpointPacer,
 ) -> Callable[[Slice], None]:
-    """What a backfill calls when a slice is complete (after its last record was written)."""
+    """What a backfill calls when a slice is complete (after its last record was written): the slice goes
+    into the stream state at once, and a STATE out when ``pacer`` says one is due."""
 
     def on_slice_done(slice_: Slice) -> None:
         checkpoint.complete(slice_)
         checkpoint.save(stream_state, emitted, keep_from)
-        write_state()
+        if pacer.due():
+            write_state()
 
     return on_slice_done

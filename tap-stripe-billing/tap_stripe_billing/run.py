@@ -1,4 +1,5 @@
-"""What one run of the tap shares across its streams: the settings, one Stripe client, one clock.
+"""What one run of the tap shares across its streams: the settings, one Stripe client, one clock, one
+pace for checkpoint STATEs.
 
 The Tap builds a :class:`Run` once and hands it to every stream, so that
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from tap_stripe_billing.accounts import connected_accounts, select_accounts
+from tap_stripe_billing.checkpoint import CheckpointPacer
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.errors import StripeAccessError
 from tap_stripe_billing.settings import Settings
@@ -61,6 +63,7 @@ class Run:
     settings: Settings
     api: StripeAPI
     clock: RunClock
+    pacer: CheckpointPacer  # when the next backfill checkpoint STATE may be written (checkpoint.py)
     feeds: dict[str | None, EventsFeed | None] = field(default_factory=dict)
     _found: dict[str, object] = field(default_factory=dict, repr=False)
     refused: set[str] = field(default_factory=set)  # connected accounts Stripe refused this run

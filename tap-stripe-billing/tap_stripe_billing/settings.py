@@ -111,6 +111,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Concurrent created-time slices in a backfill (1 = sequential)",
     ),
     th.Property(
+        "checkpoint_interval_seconds",
+        DECIMAL,
+        default=60,
+        description=(
+            "A first backfill writes its completed slices in a STATE at most this often (0 = after every"
+            " slice); a killed run re-reads at most about this long of slices"
+        ),
+    ),
+    th.Property(
         "account_ids",
         th.ArrayType(th.StringType),
         description=(
@@ -168,6 +177,7 @@ class Settings:
     created_slack_days: int
     backoff_base_seconds: float
     backfill_parallelism: int
+    checkpoint_interval_seconds: float = 60.0
     account_ids: tuple[str, ...] = ()
     all_connected_accounts: bool = False
     account_shard: tuple[int, int] | None = None
@@ -205,6 +215,7 @@ class Settings:
             created_slack_days=_integer(merged, "created_slack_days", least=0),
             backoff_base_seconds=_number(merged, "backoff_base_seconds", above=None),
             backfill_parallelism=_integer(merged, "backfill_parallelism", least=1),
+            checkpoint_interval_seconds=_number(merged, "checkpoint_interval_seconds", above=None),
             **_accounts(merged),
         )
 

@@ -13,6 +13,7 @@ from singer_sdk.singerlib import RecordMessage, StateMessage
 from singer_sdk.singerlib.json import serialize_json
 
 from tap_stripe_billing.changed_stream import SubscriptionChangedStream
+from tap_stripe_billing.checkpoint import CheckpointPacer
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.errors import TapStripeBillingError
 from tap_stripe_billing.lifecycle_streams import SubscriptionCanceledStream
@@ -114,7 +115,9 @@ class TapStripeBilling(Tap):
     def run(self) -> Run:
         """The settings, the Stripe client and the clock this run's streams share."""
         api = self.build_api()
-        return Run(self.settings, api, RunClock(api))
+        return Run(
+            self.settings, api, RunClock(api), CheckpointPacer(self.settings.checkpoint_interval_seconds)
+        )
 
     def discover_streams(self) -> list[Stream]:
         run = self.run

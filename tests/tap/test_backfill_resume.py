@@ -2,12 +2,13 @@
 
 The tap runs as a process against the Stripe stand-in (slowed down, so the run is long enough to kill),
 with ``backfill_parallelism`` 3 (9 created slices). After each completed slice it writes a STATE holding
-the checkpoint (``checkpoint.py``); in a pipeline the target prints that STATE once every record before
-it was delivered, so "delivered" here is every record written before the last STATE line. The process is
-killed (SIGKILL) once 5 of the 9 slices are complete; the rerun, given that STATE, must ask the stand-in
-for no created range already complete. What each run wrote up to its last STATE goes through the target
-(one journal) to the KISSmetrics stand-in: every payment of the oracle arrives, none twice. Records of
-a slice cut short by the kill are emitted again by the rerun; the journal skips those it delivered."""
+the checkpoint (``checkpoint.py``; ``checkpoint_interval_seconds: 0`` here, by default one a minute);
+in a pipeline the target prints that STATE once every record before it was delivered, so "delivered" here
+is every record written before the last STATE line. The process is killed (SIGKILL) once 5 of the 9
+slices are complete; the rerun, given that STATE, must ask the stand-in for no created range already
+complete. What each run wrote up to its last STATE goes through the target (one journal) to the
+KISSmetrics stand-in: every payment of the oracle arrives, none twice. Records of a slice cut short by
+the kill are emitted again by the rerun; the journal skips those it delivered."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def test_a_killed_backfill_resumes_with_the_slices_it_had_not_finished(
         "max_requests_per_second": 1000,
         "max_requests_per_second_per_endpoint": 1000,
         "backfill_parallelism": 3,
+        "checkpoint_interval_seconds": 0,  # a checkpoint after every slice, to kill after the 5th
     }
     (tmp_path / "tap.json").write_text(json.dumps(config))
     server.latency_seconds = 0.03
