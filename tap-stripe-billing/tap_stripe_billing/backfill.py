@@ -10,13 +10,19 @@ written at the end of the run, and ``on_slice_done`` is told of each slice once 
 handed to the caller (``checkpoint.py`` records it, so a killed first backfill resumes with the slices
 it had not finished: ``done``). A failure in any slice stops the others and is raised to the caller.
 
-One small strategy per mode (``read_paid_invoices`` picks it):
+Every parallel read starts with the newest page of its window (one request; for a window of at most one
+page, most connected accounts of a platform, that is the whole read). The rest, if any, is read by one
+small strategy per mode (``read_paid_invoices`` picks it):
 
-- **sequential** (``backfill_parallelism: 1``, or a window too short to slice): one page at a time;
-- **one reader** (whole history on a fast link): the whole history newest first in one background task;
-- **fixed slices** (a lower bound is known): ``parallelism x SLICES_PER_THREAD`` equal time slices;
+- **sequential** (``backfill_parallelism: 1``, or a window too short to slice): one page at a time, no
+  newest page first;
+- **one reader** (whole history on a fast link): the rest of the history newest first in one background
+  task;
+- **fixed slices** (a lower bound is known): equal time slices, as many as the pages the newest page's
+  density predicts (at most ``parallelism x SLICES_PER_THREAD``);
 - **searched slices** (whole history): slices handed over by the search for the oldest invoice
-  (``oldest.py``) as it proves parts of the history non-empty, so reading overlaps the search.
+  (``oldest.py``) as it proves parts of the history non-empty, so reading overlaps the search; none
+  shorter than the newest page's density predicts for a page.
 """
 
 from __future__ import annotations
@@ -24,13 +30,13 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from tap_stripe_billing.checkpoint import remaining
-from tap_stripe_billing.client import list_params
+from tap_stripe_billing.client import PAGE_SIZE, list_params
 from tap_stripe_billing.oldest import STRIPE_EPOCH, Lister, oldest_created
 from tap_stripe_billing.windows import time_slices
 
@@ -44,7 +50,7 @@ Slice = tuple[int | None, int]
 SliceDone = Callable[[Slice], None]
 
 
-def paid_invoice_params(gte: int | None, lt: int) -> list[tuple[str, Any]]:
+def paid_invoice_params(gte: int | None, lt: int | None) -> list[tuple[str, Any]]:
     """``GET /v1/invoices`` parameters of a slice: paid, ``gte ≤ created < lt``, customers expanded."""
     return [("status", "paid"), *list_params(gte, lt), ("expand[]", "data.customer")]
 
@@ -64,12 +70,15 @@ def read_paid_invoices(
 ) -> Iterator[dict[str, Any]]:
     """Every paid invoice with ``created_gte ≤ created < created_lt``, read in parallel slices.
 
-    ``newest``: :func:`oldest.newest_paid_invoice`, already fetched (a whole-history backfill starts
-    there), ``newest_seconds`` its round trip and ``rate`` the client's requests/s: a whole-history
-    backfill then uses only the slices the round trip needs to reach the rate (in flight = rate x round
-    trip, x 1.5 for pages being slower than a one-invoice probe), up to ``parallelism``. When that is
-    under two (a fast link), it reads the whole history newest first in one background task: no search
-    for the oldest invoice, no partial page per slice, fewest requests.
+    Every parallel read starts with the newest page of its window (:func:`_newest_page`): for a window of
+    at most one page (most connected accounts of a platform) that is the whole read, one request.
+
+    ``newest``: that page, already fetched by :func:`newest_paid_page` for a whole-history backfill (the
+    run's first request), ``newest_seconds`` its round trip and ``rate`` the client's requests/s: a
+    whole-history backfill then uses only the slices the round trip needs to reach the rate (in flight =
+    rate x round trip), up to ``parallelism``. When that is under two (a fast link), it reads the rest of
+    the history newest first in one background task: no search for the oldest invoice, no partial page
+    per slice, fewest requests.
 
     ``done`` (a resumed backfill, ``checkpoint.py``): only the created ranges not in it are read, in
     slices, whatever the parallelism."""
@@ -78,30 +87,77 @@ def read_paid_invoices(
         if rest:
             yield from _read_slices(api, prepare, max(1, parallelism), _fixed(rest), on_slice_done)
         return
-    if parallelism <= 1:
+    fixed_count = parallelism * SLICES_PER_THREAD
+    if parallelism <= 1 or (
+        created_gte is not None and len(time_slices(created_gte, created_lt, fixed_count)) <= 1
+    ):
         yield from _sequential(api, created_gte, created_lt, prepare)
         return
-    if created_gte is None and newest is not None and newest_seconds is not None and rate:
-        wanted = 1.5 * rate * newest_seconds
+    if newest is None:
+        newest = api.get("/v1/invoices", paid_invoice_params(created_gte, created_lt))
+    rest_lt = yield from _newest_page(newest or {}, created_gte, created_lt, prepare, on_slice_done)
+    if rest_lt is None:
+        return
+    if created_gte is not None:
+        span = _page_span(newest or {}, created_lt)
+        slices = time_slices(
+            created_gte, rest_lt, min(fixed_count, math.ceil((rest_lt - created_gte) / span))
+        )
+        threads = min(parallelism, len(slices))
+        yield from _read_slices(api, prepare, threads, _fixed(slices), on_slice_done)
+        return
+    if newest_seconds is not None and rate:
+        wanted = rate * newest_seconds
         parallelism = 1 if wanted < 2 else min(parallelism, math.ceil(wanted))
-        if parallelism <= 1:
-            if newest.get("data"):
-                yield from _read_slices(api, prepare, 1, _fixed([(None, created_lt)]), on_slice_done)
-            return
-    if created_gte is None:
-        if newest is None:
-            params = [("status", "paid"), *list_params(None, created_lt, limit=1)]
-            newest, newest_seconds = api.get("/v1/invoices", params), None
-        if not newest or not newest.get("data"):
-            return
-        search = _searched(api, created_lt, parallelism, newest, newest_seconds)
-        yield from _read_slices(api, prepare, parallelism, search, on_slice_done)
+    if parallelism <= 1:
+        yield from _read_slices(api, prepare, 1, _fixed([(None, rest_lt)]), on_slice_done)
         return
-    slices = time_slices(created_gte, created_lt, parallelism * SLICES_PER_THREAD)
-    if len(slices) <= 1:
-        yield from _sequential(api, created_gte, created_lt, prepare)
-        return
-    yield from _read_slices(api, prepare, parallelism, _fixed(slices), on_slice_done)
+    search = _searched(api, rest_lt, parallelism, _page_span(newest or {}, created_lt))
+    yield from _read_slices(api, prepare, parallelism, search, on_slice_done)
+
+
+def newest_paid_page(api: Lister) -> dict[str, Any] | None:
+    """``GET /v1/invoices?status=paid`` (a page, customers expanded): the newest paid invoices, asked as a
+    whole-history backfill's first request, before the run's upper bound is known."""
+    return api.get("/v1/invoices", paid_invoice_params(None, None))
+
+
+def _newest_page(
+    body: dict[str, Any], gte: int | None, lt: int, prepare: Prepare | None, on_slice_done: SliceDone | None
+) -> Generator[dict[str, Any], None, int | None]:
+    """Hand over the newest page of ``[gte, lt)``; return where the rest ends (None: nothing is left).
+
+    A list is newest first, so a page with more after it holds every invoice created after its oldest
+    second ``c``: ``[c + 1, lt)`` is complete, and the invoices of second ``c`` itself are left to the rest
+    ``[gte, c + 1)`` (the next page may hold more of them). A page asked before ``lt`` was known
+    (:func:`newest_paid_page`) may hold invoices created at or after ``lt``: those are not handed over."""
+    data: list[dict[str, Any]] = body.get("data") or []
+    page = [invoice for invoice in data if int(invoice["created"]) < lt]
+    if body.get("has_more"):
+        oldest = min(int(invoice["created"]) for invoice in data)
+        rest_lt: int | None = min(lt, oldest + 1)
+        newer = [invoice for invoice in page if int(invoice["created"]) > oldest]
+    else:
+        rest_lt, newer = None, page
+    if newer:
+        if prepare is not None:
+            prepare(newer)
+        yield from newer
+    complete = (gte, lt) if rest_lt is None else (rest_lt, lt)
+    if on_slice_done is not None and (complete[0] or 0) < complete[1]:
+        on_slice_done(complete)
+    return rest_lt
+
+
+def _page_span(newest: dict[str, Any], lt: int) -> float:
+    """Seconds of ``created`` one page of the rest covers at the density of the newest page (which ended at
+    second ``c``: ``n`` invoices in ``[c + 1, lt)``). An account usually grows, so older slices one span
+    long hold less than a page (more slices than pages: parallel, one request each); one that shrank
+    has slices of several pages, still read whole. 1 when the page tells nothing (all in one second)."""
+    data = newest.get("data") or []
+    oldest = min(int(invoice["created"]) for invoice in data)
+    newer = sum(1 for invoice in data if oldest < int(invoice["created"]) < lt)
+    return max(1.0, PAGE_SIZE * (lt - oldest - 1) / newer) if newer else 1.0
 
 
 # -- strategies -----------------------------------------------------------------------------------------
@@ -124,13 +180,11 @@ def _fixed(slices: Sequence[Slice]) -> Producer:
     return produce
 
 
-def _searched(
-    api: Lister, created_lt: int, parallelism: int, newest: dict[str, Any], newest_seconds: float | None
-) -> Producer:
+def _searched(api: Lister, created_lt: int, parallelism: int, page_span: float) -> Producer:
     """The search for the oldest invoice hands over each part of the history it has proven non-empty
     (``[high, previous high)``) as slices at once; the last part, ``[oldest, high)``, follows at its end.
     Slices are about 1/(threads x SLICES_PER_THREAD) of the longest the whole history can still be
-    (``[low, created_lt)``)."""
+    (``[low, created_lt)``), and at least ``page_span`` (:func:`_page_span`) long."""
 
     def produce(submit: Callable[[Slice], None]) -> None:
         covered = created_lt  # everything from ``covered`` to created_lt is already handed over
@@ -140,19 +194,12 @@ def _searched(
             start, end = max(STRIPE_EPOCH, down_to), min(covered, created_lt)
             if start >= end:
                 return
-            step = max(1, (created_lt - low) // (parallelism * SLICES_PER_THREAD))
+            step = max(1, (created_lt - low) // (parallelism * SLICES_PER_THREAD), int(page_span))
             for slice_ in time_slices(start, end, -(-(end - start) // step)):
                 submit(slice_)
             covered = start
 
-        low = oldest_created(
-            api,
-            created_lt,
-            newest=newest,
-            parallelism=parallelism,
-            newest_seconds=newest_seconds,
-            on_round=cover,
-        )
+        low = oldest_created(api, created_lt, parallelism=parallelism, on_round=cover)
         if low is not None:
             cover(low, low)
 

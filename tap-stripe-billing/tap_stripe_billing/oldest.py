@@ -29,19 +29,12 @@ class Lister(Protocol):
     def get(self, path: str, params: Any = (), *, missing_ok: bool = False) -> dict[str, Any] | None: ...
 
 
-def newest_paid_invoice(api: Lister) -> dict[str, Any] | None:
-    """``GET /v1/invoices?status=paid&limit=1``: the newest paid invoice (a page of at most one)."""
-    return api.get("/v1/invoices", [("status", "paid"), *list_params(limit=1)])
-
-
 def oldest_created(
     api: Lister,
     lt: int,
     max_rounds: int = 12,
-    newest: dict[str, Any] | None = None,
     parallelism: int = 1,
     *,
-    newest_seconds: float | None = None,
     on_round: Callable[[int, int], None] | None = None,
 ) -> int | None:
     """A lower bound close to the ``created`` of the oldest paid invoice before ``lt``, found by bisection
@@ -49,25 +42,21 @@ def oldest_created(
     history into slices; it stops once the uncertainty is under 1/32 of the span to read (or a day);
     slices before the oldest invoice only cost one empty page each.
 
-    ``newest``: the answer of :func:`newest_paid_invoice`, already fetched (it gives the first upper
-    bound). A round is one probe while rounds are quick (fewest requests); once a round takes longer
-    than ``SLOW_ROUND_SECONDS`` (a high-latency link), up to ``PROBES_PER_SLOW_ROUND`` probes (at most
-    ``parallelism - 1``) run concurrently per round, cutting the interval into equal parts: a few more
-    requests for a third of the round trips. ``on_round(high, low)`` is told after each round that there
-    are paid invoices before ``high`` (so ``[high, lt)`` is part of the history to read) and none before
-    ``low``.
+    The first probe (the newest paid invoice before ``lt``) gives the first upper bound. A round is one
+    probe while rounds are quick (fewest requests); once a round takes longer than ``SLOW_ROUND_SECONDS``
+    (a high-latency link), up to ``PROBES_PER_SLOW_ROUND`` probes (at most ``parallelism - 1``) run
+    concurrently per round, cutting the interval into equal parts: a few more requests for a third of the
+    round trips. ``on_round(high, low)`` is told after each round that there are paid invoices before
+    ``high`` (so ``[high, lt)`` is part of the history to read) and none before ``low``.
     """
     started = time.monotonic()
-    first = newest
-    if first is None:
-        first = api.get("/v1/invoices", [("status", "paid"), *list_params(None, lt, limit=1)])
+    first = api.get("/v1/invoices", [("status", "paid"), *list_params(None, lt, limit=1)])
     if not first or not first.get("data"):
         return None
     low, high = STRIPE_EPOCH, int(first["data"][0]["created"]) + 1  # none before low; some before high
     rounds = 1
     per_round = 1
-    first_seconds = time.monotonic() - started if newest is None else newest_seconds
-    slow = first_seconds is not None and first_seconds > SLOW_ROUND_SECONDS
+    slow = time.monotonic() - started > SLOW_ROUND_SECONDS
     pool: ThreadPoolExecutor | None = None
     try:
         while high - low > max(DAY, (lt - low) // 32) and rounds < max_rounds:

@@ -19,12 +19,11 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_stripe_billing import payload_versions as pv
 from tap_stripe_billing import records as rec
-from tap_stripe_billing.backfill import read_paid_invoices
+from tap_stripe_billing.backfill import newest_paid_page, read_paid_invoices
 from tap_stripe_billing.base import LOGGER, Candidate, ExactlyOnceStream
 from tap_stripe_billing.client import StripeAPI
 from tap_stripe_billing.customers import CustomerEmails
 from tap_stripe_billing.invoice_pages import created_of, read_pages
-from tap_stripe_billing.oldest import newest_paid_invoice
 from tap_stripe_billing.prices import PriceCache
 from tap_stripe_billing.slim import slim_invoice
 from tap_stripe_billing.state import read_emitted, to_iso
@@ -51,8 +50,8 @@ SCHEMA = th.PropertiesList(
 
 @dataclass(frozen=True)
 class NewestInvoice:
-    """The run's first request in a whole-history backfill: the newest paid invoice (where the search
-    for the oldest one starts anyway), and its round trip in seconds."""
+    """The run's first request in a whole-history backfill: the newest page of paid invoices (the whole
+    read when the account has at most one page of them), and its round trip in seconds."""
 
     body: dict[str, Any] | None
     seconds: float
@@ -83,8 +82,8 @@ class SubscriptionBilledStream(ExactlyOnceStream):
           the probe would have cost): the first page of the run's shared events read (``events_feed.py``),
           asked without ``created[lt]``; events created at or after U (the last ``lag_minutes``) are
           dropped as read.
-        - Whole-history backfill in slices: the newest paid invoice, which the search for the oldest one
-          starts from anyway.
+        - Whole-history backfill in slices: the newest page of paid invoices, which the backfill reads
+          first anyway (``backfill.py``).
         - Otherwise none: the clock probes.
 
         Windows are still cut on Stripe's clock: U comes from this request's ``Date`` header.
@@ -95,7 +94,7 @@ class SubscriptionBilledStream(ExactlyOnceStream):
             return None
         if settings.start_date is None and settings.backfill_parallelism > 1:
             started = time.monotonic()
-            newest = newest_paid_invoice(api)
+            newest = newest_paid_page(api)
             return NewestInvoice(newest, time.monotonic() - started)
         return None
 

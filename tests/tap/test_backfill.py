@@ -3,6 +3,7 @@ its window exactly once, a failing slice stops the run, and stopping early leave
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
@@ -10,8 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tap_stripe_billing.backfill import read_paid_invoices
-from tap_stripe_billing.oldest import newest_paid_invoice
+from tap_stripe_billing.backfill import newest_paid_page, read_paid_invoices
 
 DAY = 86_400
 NOW = 1_790_000_000
@@ -75,18 +75,72 @@ def test_fixed_window_reads_each_invoice_once(parallelism: int) -> None:
     assert sum(prepared) == len(expected), "prepare saw every page once"
 
 
+def test_a_window_of_one_page_is_one_request() -> None:
+    """Most connected accounts of a platform: the probe is the whole read, whatever the parallelism."""
+    listing = Listing(history(80, days=30))
+    slices: list[tuple[int | None, int]] = []
+    got = ids(read_paid_invoices(listing, NOW - 40 * DAY, NOW, 16, on_slice_done=slices.append))
+    assert got == sorted(i["id"] for i in listing.invoices)
+    assert listing.requests == Counter({"get": 1})
+    assert slices == [(NOW - 40 * DAY, NOW)], "the whole window is one completed slice"
+
+
+@pytest.mark.parametrize(("count", "most"), [(250, 4), (2_000, 1 + 16 * 3 + 16)])
+def test_the_rest_is_cut_in_as_many_slices_as_the_probe_predicts_pages(count: int, most: int) -> None:
+    """250 invoices: the newest page, then about 2 pages' worth of slices (not 48 near-empty ones). A big
+    account still gets every slice. Ranges reported done cover the window once, without overlap."""
+    listing = Listing(history(count, days=30))
+    slices: list[tuple[int | None, int]] = []
+    gte = NOW - 40 * DAY
+    got = ids(read_paid_invoices(listing, gte, NOW, 16, on_slice_done=slices.append))
+    assert got == sorted(i["id"] for i in listing.invoices)
+    assert listing.requests["get"] == 1
+    assert listing.requests["get"] + listing.requests["page"] <= most
+    ranges = sorted((a or 0, b) for a, b in slices)
+    assert ranges[0][0] == gte and ranges[-1][1] == NOW
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges)), "contiguous, no overlap"
+
+
+def test_invoices_of_the_probes_oldest_second_are_read_once() -> None:
+    """150 invoices in one second straddle the probe's page: the rest re-reads that second whole."""
+    listing = Listing([NOW - DAY] * 150 + history(300, days=30))
+    got = ids(read_paid_invoices(listing, NOW - 40 * DAY, NOW, 4))
+    assert got == sorted(i["id"] for i in listing.invoices)
+
+
 @pytest.mark.parametrize(("seconds", "rate"), [(0.001, 20.0), (1.0, 50.0)])
 def test_whole_history_one_reader_or_searched_slices(seconds: float, rate: float) -> None:
     """A fast link reads the whole history in one task (fewest requests); a slow one searches for the
     oldest invoice and reads slices as the search hands them over. Both read everything once."""
     listing = Listing(history())
-    newest = newest_paid_invoice(listing)
+    newest = newest_paid_page(listing)
     got = ids(read_paid_invoices(listing, None, NOW, 16, newest=newest, newest_seconds=seconds, rate=rate))
     assert got == sorted(i["id"] for i in listing.invoices)
     if seconds < 0.01:
-        assert listing.requests["get"] == 1 and listing.requests["page"] == 20  # no search, full pages
+        # no search: the newest page, then the rest (its oldest second again: 1,901 invoices) in full pages
+        assert listing.requests["get"] == 1 and listing.requests["page"] == 20
     else:
         assert listing.requests["get"] > 1  # the search probed
+
+
+@pytest.mark.parametrize("given", [True, False])
+def test_a_whole_history_of_one_page_is_one_request(given: bool) -> None:
+    listing = Listing(history(60))
+    newest = newest_paid_page(listing) if given else None
+    slices: list[tuple[int | None, int]] = []
+    read = read_paid_invoices(listing, None, NOW, 16, newest=newest, on_slice_done=slices.append)
+    assert ids(read) == sorted(i["id"] for i in listing.invoices)
+    assert listing.requests == Counter({"get": 1})
+    assert slices == [(None, NOW)]
+
+
+def test_invoices_created_after_the_window_on_the_newest_page_are_not_read() -> None:
+    """The run's first page is asked before its upper bound is known: newer invoices on it are dropped."""
+    listing = Listing(history(250))
+    newest = newest_paid_page(listing)
+    upper = NOW - 10 * DAY
+    got = ids(read_paid_invoices(listing, None, upper, 4, newest=newest))
+    assert got == sorted(i["id"] for i in listing.invoices if i["created"] < upper)
 
 
 def test_whole_history_without_newest_and_empty_account() -> None:

@@ -76,7 +76,7 @@ def test_a_bad_interval_is_one_clear_error(value: object) -> None:
 def server() -> Iterator[StripeStandIn]:
     platform = generate_account(AccountConfig(seed=5, invoices=10, history_days=60, horizon_days=10))
     with StripeStandIn(platform) as srv:
-        srv.connect(4, invoices=80)
+        srv.connect(4, invoices=400)
         yield srv
 
 
