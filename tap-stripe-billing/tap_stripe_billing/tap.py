@@ -46,10 +46,11 @@ class RecordBufferingWriter(SingerWriter):
     def serialize_message(self, message: Any) -> str:
         """A STATE line without singer-sdk's deep copy of the state.
 
-        ``Message.to_dict`` copies the whole state through ``dataclasses.asdict``. A first backfill writes
-        a STATE after every completed slice, and with many connected accounts the state holds every
-        partition: that copy became most of the tap's CPU (py-spy, 200 accounts). The same line, from the
-        same serializer, without the copy (``tests/tap/test_state_lines.py`` checks they are equal).
+        ``Message.to_dict`` copies the whole state through ``dataclasses.asdict``, and with many connected
+        accounts the state holds every partition: when a first backfill wrote a STATE after every slice,
+        that copy was most of the tap's CPU (py-spy, 200 accounts; checkpoints are now paced,
+        ``checkpoint.py``). The same line, from the same serializer, without the copy
+        (``tests/tap/test_state_lines.py`` checks they are equal).
         """
         if isinstance(message, StateMessage):
             return serialize_json({"type": "STATE", "value": message.value})
