@@ -13,7 +13,7 @@ fails loudly (naming the entry) when an upgrade changes one of them.
   the end of a complete run, so that the SDK's own finalisation (which would promote the largest
   replication value emitted) leaves the tap's bookmark (the run's upper bound) alone.
 - ``Stream._write_state_message(self)`` and ``Stream.state_manager.is_flushed`` (called in ``base.py``):
-  a first backfill writes a STATE as soon as a slice is complete (``checkpoint.py``), not only every
+  a first backfill writes a STATE when a checkpoint is due (``checkpoint.py``), not only every
   ``STATE_MSG_FREQUENCY`` records; ``is_flushed = False`` makes the writer write even when no record came
   since its last STATE.
 """

@@ -20,6 +20,7 @@ from tap_stripe_billing.lifecycle_streams import SubscriptionCanceledStream
 from tap_stripe_billing.memory import cap_malloc_arenas
 from tap_stripe_billing.refunded_stream import SubscriptionRefundedStream
 from tap_stripe_billing.run import Run, RunClock
+from tap_stripe_billing.sdk_logs import drop_misleading_sdk_lines
 from tap_stripe_billing.settings import CONFIG_SCHEMA, Settings
 from tap_stripe_billing.streams import SubscriptionBilledStream
 
@@ -88,6 +89,10 @@ class TapStripeBilling(Tap):
     # singer-sdk's capabilities without BATCH: batches would bypass the exactly-once loop (records and
     # their state bookmarks), and target-kissmetrics takes RECORD messages only.
     capabilities = [c for c in Tap.capabilities if c is not PluginCapabilities.BATCH]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        drop_misleading_sdk_lines()
+        super().__init__(*args, **kwargs)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Our one-line checks first (missing key, pk_, test key, plain http, ...), then the JSON schema."""
