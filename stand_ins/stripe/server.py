@@ -91,12 +91,12 @@ class _Handler(StandInHandler):
                 raise api.unrecognized(method, path)
             route, args = found
             authorize(info, key, route.permission)
-            server.note_params(route.template, pairs)
-            strict_params.check(method, route.template, pairs)
-            account = server.account
             connected = (self.headers.get("Stripe-Account") or "").strip()
             if connected == ACCOUNT_ID:  # the key's own account named in the header: as without it
                 connected = ""
+            server.note_params(route.template, pairs, connected or None)
+            strict_params.check(method, route.template, pairs)
+            account = server.account
             if connected:  # Stripe Connect: act as the connected account (connect.py)
                 server.count_account(connected)
                 account = server.platform.account(connected.strip(), key, server.account.now)
@@ -151,6 +151,8 @@ class StripeStandIn(StandInServer):
         # Requests of the invoice list by created window ``(created[gte], created[lt])`` (pages included):
         # which time slices a backfill read.
         self.invoice_windows: Counter[tuple[str | None, str | None]] = Counter()
+        # The same by connected account (None: the platform's own): ``(account, created[gte], created[lt])``.
+        self.invoice_windows_by_account: Counter[tuple[str | None, str | None, str | None]] = Counter()
         strict_params.warm()
 
     def __enter__(self) -> StripeStandIn:
@@ -180,13 +182,15 @@ class StripeStandIn(StandInServer):
         with self._stats_lock:
             self._stats[route] += 1
 
-    def note_params(self, template: str, pairs: list[tuple[str, str]]) -> None:
+    def note_params(self, template: str, pairs: list[tuple[str, str]], connected: str | None = None) -> None:
         seen = {(template, re.sub(r"\[\d+\]", "[]", key)) for key, _ in pairs}
         with self._stats_lock:
             self.params_seen |= seen
             if template == "/v1/invoices":
                 query = dict(pairs)
-                self.invoice_windows[(query.get("created[gte]"), query.get("created[lt]"))] += 1
+                window = (query.get("created[gte]"), query.get("created[lt]"))
+                self.invoice_windows[window] += 1
+                self.invoice_windows_by_account[(connected, window[0], window[1])] += 1
 
     def stats(self) -> dict[str, int]:
         """Request counts by ``METHOD /v1/route-template`` (faulted requests included)."""
@@ -198,6 +202,7 @@ class StripeStandIn(StandInServer):
             self._stats.clear()
             self.account_stats.clear()
             self.invoice_windows.clear()
+            self.invoice_windows_by_account.clear()
 
     def next_request_id(self) -> str:
         return f"req_{next(self._request_ids):014d}"

@@ -147,3 +147,114 @@ def test_a_killed_backfill_resumes_with_the_slices_it_had_not_finished(
         f"slice again, skipped by the journal), 0 re-read "
         f"from the {len(done)} complete ranges; state {len(json.dumps(checkpoint))} bytes"
     )
+
+
+@pytest.fixture
+def platform() -> Iterator[StripeStandIn]:
+    own = generate_account(AccountConfig(seed=4, invoices=10, history_days=120, horizon_days=30))
+    with StripeStandIn(own, port=0) as srv:
+        srv.connect(3, invoices=600)
+        yield srv
+
+
+def billed_partitions(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    parts = state["bookmarks"]["subscription_billed"].get("partitions") or []
+    return {p["context"]["account_id"]: p for p in parts}
+
+
+def ranges(progress: dict[str, Any]) -> list[tuple[int, int]]:
+    return [(parse_timestamp(a) or 0, int(parse_timestamp(b) or 0)) for a, b in progress["done"]]
+
+
+def test_a_killed_backfill_over_connected_accounts_resumes_each_account(
+    platform: StripeStandIn, tmp_path: Path
+) -> None:
+    """Three connected accounts, each its own partition and checkpoint: killed once the first account's
+    backfill is finished and the next one's partly done, the rerun reads no range either had delivered,
+    and every account's payments reach KISSmetrics once."""
+    start = platform.account.now - 100 * DAY
+    config = {
+        "api_key": LIVE_KEY,
+        "api_url": platform.url,
+        "start_date": iso_utc(start),
+        "all_connected_accounts": True,
+        "max_requests_per_second": 1000,
+        "max_requests_per_second_per_endpoint": 1000,
+        "backfill_parallelism": 3,
+        "checkpoint_interval_seconds": 0,
+    }
+    (tmp_path / "tap.json").write_text(json.dumps(config))
+    platform.latency_seconds = 0.02
+    tap = subprocess.Popen(
+        [TAP, "--config", tmp_path / "tap.json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert tap.stdout is not None
+    lines: list[str] = []  # what the tap wrote, up to its last STATE: what the target delivered
+    since_state: list[str] = []
+    checkpoint: dict[str, Any] | None = None
+    for line in tap.stdout:
+        message = json.loads(line)
+        if message["type"] == "SCHEMA":
+            lines.append(line)
+        elif message["type"] == "RECORD":
+            since_state.append(line)
+        elif message["type"] == "STATE":
+            lines += [*since_state, line]
+            since_state = []
+            parts = billed_partitions(message["value"])
+            finished = [a for a, p in parts.items() if p.get("replication_key_value")]
+            partly = [a for a, p in parts.items() if len(p.get(CHECKPOINT_KEY, {}).get("done") or []) >= 2]
+            if finished and partly:
+                checkpoint = message["value"]
+                tap.send_signal(signal.SIGKILL)
+                break
+    tap.wait(timeout=60)
+    assert tap.returncode == -signal.SIGKILL, "killed before the end"
+    assert checkpoint is not None
+    parts = billed_partitions(checkpoint)
+    [done_account] = [a for a, p in parts.items() if p.get("replication_key_value")]
+    [partly_account] = [a for a, p in parts.items() if CHECKPOINT_KEY in p]
+    partly_done = ranges(parts[partly_account][CHECKPOINT_KEY])
+    upper = parse_timestamp(parts[partly_account][CHECKPOINT_KEY]["upper"])
+    assert upper is not None and partly_done
+
+    platform.reset_stats()
+    platform.latency_seconds = 0
+    platform.account.advance(hours=1)
+    (tmp_path / "state.json").write_text(json.dumps(checkpoint))
+    second = subprocess.run(
+        [TAP, "--config", tmp_path / "tap.json", "--state", tmp_path / "state.json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+    # The paid-invoice backfill always bounds created[lt]; subscription_changed's own first read (the
+    # killed run had not reached it) lists invoices from created[gte] up to now.
+    windows = [w for w in platform.invoice_windows_by_account if w[2] is not None]
+    assert not [w for w in windows if w[0] == done_account], (
+        "the finished account's backfill is not read again"
+    )
+    reread = [
+        w
+        for w in windows
+        if w[0] == partly_account and any(int(w[1] or 0) < b and a < int(w[2] or 0) for a, b in partly_done)
+    ]
+    assert reread == [], "no created range the killed run had delivered is read again"
+    assert [w for w in windows if w[0] == partly_account], "the rest of the partly read account was read"
+
+    with KissmetricsStandIn(api_key=KEY) as kissmetrics:  # both runs' output through one journal
+        target = {"api_key": KEY, "tracking_url": kissmetrics.url, "journal_path": str(tmp_path / "j.sqlite")}
+        for text in ("".join(lines), second.stdout):
+            assert run_cli(target, text, tmp_path).returncode == 0
+        billed = [r for r in kissmetrics.requests if r.first("_n") == "Subscription Billed"]
+        sent = Counter(request.first("Stripe Invoice ID") for request in billed)
+    assert max(sent.values()) == 1, "none twice"
+    for account in platform.platform.accounts:
+        data = platform.platform.generated(account, platform.account.now)
+        expected = expected_billed(data, paid_before=upper, paid_from=start)
+        with_email = {i for i, record in expected.items() if record["customer_email"]}
+        assert with_email and with_email <= set(sent), f"{account}: a payment never reached KISSmetrics"
