@@ -148,10 +148,8 @@ class StripeStandIn(StandInServer):
         self._request_ids = itertools.count(1)
         # (METHOD route template, parameter name) of every authorised request, list indexes as ``[]``
         self.params_seen: set[tuple[str, str]] = set()
-        # Requests of the invoice list by created window ``(created[gte], created[lt])`` (pages included):
-        # which time slices a backfill read.
-        self.invoice_windows: Counter[tuple[str | None, str | None]] = Counter()
-        # The same by connected account (None: the platform's own): ``(account, created[gte], created[lt])``.
+        # Requests of the invoice list by connected account (None: the platform's own) and created window,
+        # ``(account, created[gte], created[lt])`` (pages included): which time slices a backfill read.
         self.invoice_windows_by_account: Counter[tuple[str | None, str | None, str | None]] = Counter()
         strict_params.warm()
 
@@ -188,9 +186,18 @@ class StripeStandIn(StandInServer):
             self.params_seen |= seen
             if template == "/v1/invoices":
                 query = dict(pairs)
-                window = (query.get("created[gte]"), query.get("created[lt]"))
-                self.invoice_windows[window] += 1
-                self.invoice_windows_by_account[(connected, window[0], window[1])] += 1
+                self.invoice_windows_by_account[
+                    (connected, query.get("created[gte]"), query.get("created[lt]"))
+                ] += 1
+
+    @property
+    def invoice_windows(self) -> Counter[tuple[str | None, str | None]]:
+        """Requests of the invoice list by created window ``(created[gte], created[lt])``, all accounts."""
+        with self._stats_lock:
+            found: Counter[tuple[str | None, str | None]] = Counter()
+            for (_, gte, lt), count in self.invoice_windows_by_account.items():
+                found[(gte, lt)] += count
+            return found
 
     def stats(self) -> dict[str, int]:
         """Request counts by ``METHOD /v1/route-template`` (faulted requests included)."""
@@ -201,7 +208,6 @@ class StripeStandIn(StandInServer):
         with self._stats_lock:
             self._stats.clear()
             self.account_stats.clear()
-            self.invoice_windows.clear()
             self.invoice_windows_by_account.clear()
 
     def next_request_id(self) -> str:
