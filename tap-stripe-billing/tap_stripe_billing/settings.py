@@ -177,7 +177,7 @@ class Settings:
     created_slack_days: int
     backoff_base_seconds: float
     backfill_parallelism: int
-    checkpoint_interval_seconds: float = 60.0
+    checkpoint_interval_seconds: float
     account_ids: tuple[str, ...] = ()
     all_connected_accounts: bool = False
     account_shard: tuple[int, int] | None = None
