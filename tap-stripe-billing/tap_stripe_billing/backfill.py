@@ -95,11 +95,12 @@ def read_paid_invoices(
         return
     if newest is None:
         newest = api.get("/v1/invoices", paid_invoice_params(created_gte, created_lt))
-    rest_lt = yield from _newest_page(newest or {}, created_gte, created_lt, prepare, on_slice_done)
+    page = newest or {}
+    rest_lt = yield from _newest_page(page, created_gte, created_lt, prepare, on_slice_done)
     if rest_lt is None:
         return
+    span = _page_span(page, rest_lt, created_lt)
     if created_gte is not None:
-        span = _page_span(newest or {}, created_lt)
         slices = time_slices(
             created_gte, rest_lt, min(fixed_count, math.ceil((rest_lt - created_gte) / span))
         )
@@ -112,7 +113,7 @@ def read_paid_invoices(
     if parallelism <= 1:
         yield from _read_slices(api, prepare, 1, _fixed([(None, rest_lt)]), on_slice_done)
         return
-    search = _searched(api, rest_lt, parallelism, _page_span(newest or {}, created_lt))
+    search = _searched(api, rest_lt, parallelism, span)
     yield from _read_slices(api, prepare, parallelism, search, on_slice_done)
 
 
@@ -149,15 +150,14 @@ def _newest_page(
     return rest_lt
 
 
-def _page_span(newest: dict[str, Any], lt: int) -> float:
-    """Seconds of ``created`` one page of the rest covers at the density of the newest page (which ended at
-    second ``c``: ``n`` invoices in ``[c + 1, lt)``). An account usually grows, so older slices one span
-    long hold less than a page (more slices than pages: parallel, one request each); one that shrank
-    has slices of several pages, still read whole. 1 when the page tells nothing (all in one second)."""
-    data = newest.get("data") or []
-    oldest = min(int(invoice["created"]) for invoice in data)
-    newer = sum(1 for invoice in data if oldest < int(invoice["created"]) < lt)
-    return max(1.0, PAGE_SIZE * (lt - oldest - 1) / newer) if newer else 1.0
+def _page_span(newest: dict[str, Any], rest_lt: int, lt: int) -> float:
+    """Seconds of ``created`` one page of the rest covers at the density of the newest page, whose
+    complete part is ``[rest_lt, lt)`` (:func:`_newest_page`). An account usually grows, so older slices
+    one span long hold less than a page (more slices than pages: parallel, one request each); one that
+    shrank has slices of several pages, still read whole. 1 when the page tells nothing (none of it in
+    its complete part)."""
+    newer = sum(1 for invoice in newest.get("data") or [] if rest_lt <= int(invoice["created"]) < lt)
+    return max(1.0, PAGE_SIZE * (lt - rest_lt) / newer) if newer else 1.0
 
 
 # -- strategies -----------------------------------------------------------------------------------------
